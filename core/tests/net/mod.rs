@@ -1,0 +1,206 @@
+//! A tiny pump between two endpoints, for the tests: fixed ISNs, explicit delivery, virtual time.
+//! Not the simulator: it has just enough to play RFC figures segment by segment and to move a
+//! stream through reordering, duplication and loss.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use synack_core::wire::Packet;
+use synack_core::{Config, Endpoint, Event, Instant, SegmentSummary, SeqNum, SocketId, State};
+
+pub const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+pub const A_PORT: u16 = 1000;
+pub const B_PORT: u16 = 80;
+
+pub fn a_sock() -> SocketAddrV4 {
+    SocketAddrV4::new(A, A_PORT)
+}
+
+pub fn b_sock() -> SocketAddrV4 {
+    SocketAddrV4::new(B, B_PORT)
+}
+
+pub fn config() -> Config {
+    Config {
+        record_log: true,
+        ..Config::default()
+    }
+}
+
+/// An endpoint whose connections all start at ISN `iss`.
+pub fn endpoint(addr: Ipv4Addr, iss: u32, config: Config) -> Endpoint {
+    Endpoint::with_isn(config, addr, Box::new(move |_, _, _| SeqNum(iss)))
+}
+
+/// Every packet the endpoint wants to send now.
+pub fn out(ep: &mut Endpoint, now: Instant) -> Vec<Vec<u8>> {
+    std::iter::from_fn(|| ep.poll_transmit(now)).collect()
+}
+
+/// A packet in RFC 793 figure notation.
+pub fn show(bytes: &[u8]) -> String {
+    match Packet::parse(bytes) {
+        Ok(p) => SegmentSummary::of(&p).to_string(),
+        Err(e) => format!("(malformed: {e})"),
+    }
+}
+
+pub fn shows(packets: &[Vec<u8>]) -> Vec<String> {
+    packets.iter().map(|p| show(p)).collect()
+}
+
+/// The one packet the endpoint sends now; panics (failing the test) on none or several.
+pub fn one(ep: &mut Endpoint, now: Instant) -> Vec<u8> {
+    let mut packets = out(ep, now);
+    assert_eq!(packets.len(), 1, "expected one segment, got {:?}", shows(&packets));
+    packets.remove(0)
+}
+
+/// The state of a socket, CLOSED once it is gone.
+pub fn state(ep: &Endpoint, id: SocketId) -> State {
+    ep.status(id).map(|s| s.state).unwrap_or(State::Closed)
+}
+
+pub fn events(ep: &mut Endpoint) -> Vec<(SocketId, Event)> {
+    std::iter::from_fn(|| ep.poll_event()).collect()
+}
+
+/// The connection (not the listener) with the given remote socket.
+pub fn conn_to(ep: &Endpoint, remote: SocketAddrV4) -> Option<SocketId> {
+    ep.sockets().find(|id| {
+        ep.status(*id)
+            .is_ok_and(|s| s.remote == remote && s.state != State::Listen)
+    })
+}
+
+pub fn at_ms(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// Everything the pump needs to know about one packet in flight.
+#[derive(Clone, Debug)]
+struct Flight {
+    at: Instant,
+    order: u64,
+    to_b: bool,
+    bytes: Vec<u8>,
+}
+
+/// Decides the fate of each packet: `(copies, extra delay per copy)`; zero copies is a loss.
+pub type Fate = Box<dyn FnMut(u64, bool, &[u8]) -> Vec<Duration>>;
+
+/// Two endpoints joined by a link with a fixed one-way delay, plus a fate function that may
+/// drop, delay (reorder) or duplicate any packet.
+pub struct Pair {
+    pub a: Endpoint,
+    pub b: Endpoint,
+    pub now: Instant,
+    pub delay: Duration,
+    flights: Vec<Flight>,
+    sent: u64,
+    fate: Fate,
+}
+
+impl Pair {
+    pub fn new(a: Endpoint, b: Endpoint) -> Pair {
+        Pair {
+            a,
+            b,
+            now: Instant::ZERO,
+            delay: Duration::from_millis(10),
+            flights: Vec::new(),
+            sent: 0,
+            fate: Box::new(|_, _, _| vec![Duration::ZERO]),
+        }
+    }
+
+    pub fn with_fate(mut self, fate: Fate) -> Pair {
+        self.fate = fate;
+        self
+    }
+
+    fn collect(&mut self) {
+        for to_b in [true, false] {
+            let ep = if to_b { &mut self.a } else { &mut self.b };
+            let packets = out(ep, self.now);
+            for bytes in packets {
+                let n = self.sent;
+                self.sent += 1;
+                for extra in (self.fate)(n, to_b, &bytes) {
+                    self.flights.push(Flight {
+                        at: self.now + self.delay + extra,
+                        order: n,
+                        to_b,
+                        bytes: bytes.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Moves time to the next delivery or timer and handles it. Returns false when nothing is
+    /// left to happen.
+    pub fn step(&mut self) -> bool {
+        self.collect();
+        let next_flight = self.flights.iter().map(|f| (f.at, f.order)).min();
+        let next_timer = [self.a.poll_timeout(), self.b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let next = match (next_flight.map(|f| f.0), next_timer) {
+            (Some(f), Some(t)) => f.min(t),
+            (Some(f), None) => f,
+            (None, Some(t)) => t,
+            (None, None) => return false,
+        };
+        self.now = self.now.max(next);
+        if let Some(i) = self
+            .flights
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.at <= self.now)
+            .min_by_key(|(_, f)| (f.at, f.order))
+            .map(|(i, _)| i)
+        {
+            let f = self.flights.remove(i);
+            let ep = if f.to_b { &mut self.b } else { &mut self.a };
+            ep.handle_packet(self.now, &f.bytes);
+        } else {
+            self.a.handle_timeout(self.now);
+            self.b.handle_timeout(self.now);
+        }
+        self.collect();
+        true
+    }
+
+    /// Steps until `done` holds or `limit` of virtual time passes; returns whether it held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Pair) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            if done(self) {
+                return true;
+            }
+            if self.now > end || !self.step() {
+                return done(self);
+            }
+        }
+    }
+
+    /// Steps until nothing is in flight and no timer is due before `limit` from now.
+    pub fn settle(&mut self, limit: Duration) {
+        let end = self.now + limit;
+        while self.now <= end {
+            self.collect();
+            let quiet = self.flights.is_empty()
+                && [self.a.poll_timeout(), self.b.poll_timeout()]
+                    .into_iter()
+                    .flatten()
+                    .all(|t| t > end);
+            if quiet || !self.step() {
+                return;
+            }
+        }
+    }
+}
