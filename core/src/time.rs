@@ -37,6 +37,12 @@ impl Instant {
         Instant(millis.saturating_mul(1_000_000))
     }
 
+    /// An instant `secs` seconds after the epoch (saturating).
+    #[must_use]
+    pub const fn from_secs(secs: u64) -> Instant {
+        Instant(secs.saturating_mul(1_000_000_000))
+    }
+
     /// Nanoseconds since the epoch.
     #[must_use]
     pub const fn as_nanos(self) -> u64 {

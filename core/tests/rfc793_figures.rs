@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use net::*;
-use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader};
+use synack_core::wire::Flags;
 use synack_core::{Config, Endpoint, Event, Instant, Profile, SeqNum, SocketId, State};
 
 /// Records lines of a figure: `A-STATE ARROW SEGMENT B-STATE`.
@@ -47,21 +47,13 @@ fn b_state(b: &Endpoint, listener: Option<SocketId>) -> State {
     }
 }
 
-/// A segment built by hand, as an old duplicate from the network's past.
-fn forged(src: std::net::SocketAddrV4, dst: std::net::SocketAddrV4, seq: u32, ack: u32, flags: Flags) -> Vec<u8> {
-    let mut tcp = TcpHeader::new(src.port(), dst.port(), SeqNum(seq), SeqNum(ack), flags);
-    tcp.window = 8192;
-    Packet {
-        ip: Ipv4Header::new(*src.ip(), *dst.ip()),
-        tcp,
-        payload: &[],
-    }
-    .to_bytes()
-    .expect("a plain header emits")
-}
-
 /// An endpoint whose ISNs are `first`, then `second`, then `second` again.
-fn endpoint_with_isns(addr: std::net::Ipv4Addr, first: u32, second: u32, config: Config) -> Endpoint {
+fn endpoint_with_isns(
+    addr: std::net::Ipv4Addr,
+    first: u32,
+    second: u32,
+    config: Config,
+) -> Endpoint {
     let calls = Rc::new(Cell::new(0u32));
     Endpoint::with_isn(
         config,
@@ -89,7 +81,10 @@ fn established(b_config: Config) -> (Endpoint, SocketId, Endpoint, SocketId, Ins
     b.handle_packet(t, &ack);
     let cb = b.accept(l).unwrap().expect("established");
     b.close(l).unwrap();
-    assert_eq!((state(&a, ca), state(&b, cb)), (State::Established, State::Established));
+    assert_eq!(
+        (state(&a, ca), state(&b, cb)),
+        (State::Established, State::Established)
+    );
     events(&mut a);
     events(&mut b);
     (a, ca, b, cb, t)
@@ -179,7 +174,10 @@ fn rfc793_figure_8_simultaneous_open() {
     assert_eq!(show(&b_ack), "<SEQ=301><ACK=101><CTL=ACK>");
     a.handle_packet(t, &b_ack);
     assert!(out(&mut a, t).is_empty());
-    assert_eq!((state(&a, ca), state(&b, cb)), (State::Established, State::Established));
+    assert_eq!(
+        (state(&a, ca), state(&b, cb)),
+        (State::Established, State::Established)
+    );
 }
 
 #[test]
@@ -197,7 +195,12 @@ fn rfc793_figure_9_recovery_from_old_duplicate_syn() {
 
     let old = forged(a_sock(), b_sock(), 90, 0, Flags::SYN);
     b.handle_packet(t, &old);
-    fig.line(State::Closed, "(duplicate)", &show(&old), b_state(&b, Some(l)));
+    fig.line(
+        State::Closed,
+        "(duplicate)",
+        &show(&old),
+        b_state(&b, Some(l)),
+    );
 
     let synack = one(&mut b, t);
     a.handle_packet(t, &synack);
@@ -243,7 +246,14 @@ fn figure_10(profile: Profile) {
     };
     let (_crashed, _, mut b, cb, t) = established(b_config);
     fig.note("(CRASH) (send 300,receive 100)");
-    let mut a = endpoint(A, 400, Config { profile, ..config() });
+    let mut a = endpoint(
+        A,
+        400,
+        Config {
+            profile,
+            ..config()
+        },
+    );
     fig.states(State::Closed, state(&b, cb));
 
     let ca = a.connect(t, b_sock(), Some(A_PORT)).unwrap();
@@ -258,7 +268,10 @@ fn figure_10(profile: Profile) {
     let rst = one(&mut a, t);
     b.handle_packet(t, &rst);
     fig.line(state(&a, ca), "-->", &show(&rst), state(&b, cb));
-    assert!(events(&mut b).contains(&(cb, Event::Reset)), "B's user hears of the reset");
+    assert!(
+        events(&mut b).contains(&(cb, Event::Reset)),
+        "B's user hears of the reset"
+    );
 
     // A retransmits its SYN when the RTO (1 s) expires.
     let rto = t + Duration::from_secs(1);

@@ -214,7 +214,7 @@ impl Tcb {
             && !rst
             && seg.seq == self.irs
         {
-            seg.seq = seg.seq + 1;
+            seg.seq += 1;
             seg.flags -= Flags::SYN;
             self.ack_due = true;
         }
@@ -441,8 +441,14 @@ impl Tcb {
         // Per-state additions.
         match self.state {
             // FIN-WAIT-1: "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
-            // continue processing in that state."
-            State::FinWait1 if self.fin_acked() => self.set_state(State::FinWait2, cause),
+            // continue processing in that state." When the segment also carries the peer's FIN,
+            // the FIN step's own FIN-WAIT-1 rule applies instead ("If our FIN has been ACKed
+            // (perhaps in this segment), then enter TIME-WAIT"), so the connection goes from
+            // FIN-WAIT-1 straight to TIME-WAIT, as that rule describes; FIN-WAIT-2 is entered
+            // after the FIN step if the FIN could not be processed.
+            State::FinWait1 if self.fin_acked() && !seg.flags.contains(Flags::FIN) => {
+                self.set_state(State::FinWait2, cause);
+            }
             // CLOSING: "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
             // otherwise, ignore the segment."
             State::Closing => {
@@ -566,6 +572,10 @@ impl Tcb {
         if self.held_fin == Some(self.recv.next_offset()) && !self.fin_received {
             self.held_fin = None;
             self.process_fin(now, cause);
+        }
+        if self.state == State::FinWait1 && self.fin_acked() {
+            // The ACK step deferred FIN-WAIT-2 for a FIN that could not be processed yet.
+            self.set_state(State::FinWait2, cause);
         }
     }
 

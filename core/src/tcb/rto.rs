@@ -110,7 +110,7 @@ impl RttEstimator {
             Some(srtt) => {
                 // (2.3): RTTVAR <- (1 - beta) * RTTVAR + beta * |SRTT - R'|, beta = 1/4;
                 //        SRTT <- (1 - alpha) * SRTT + alpha * R', alpha = 1/8.
-                let delta = if srtt > r { srtt - r } else { r - srtt };
+                let delta = srtt.abs_diff(r);
                 self.rttvar = self.rttvar * 3 / 4 + delta / 4;
                 self.srtt = Some(srtt * 7 / 8 + r / 8);
             }

@@ -54,7 +54,12 @@ pub fn shows(packets: &[Vec<u8>]) -> Vec<String> {
 /// The one packet the endpoint sends now; panics (failing the test) on none or several.
 pub fn one(ep: &mut Endpoint, now: Instant) -> Vec<u8> {
     let mut packets = out(ep, now);
-    assert_eq!(packets.len(), 1, "expected one segment, got {:?}", shows(&packets));
+    assert_eq!(
+        packets.len(),
+        1,
+        "expected one segment, got {:?}",
+        shows(&packets)
+    );
     packets.remove(0)
 }
 
@@ -203,4 +208,153 @@ impl Pair {
             }
         }
     }
+}
+
+/// Two endpoints and A's connection driven into a chosen state through real events.
+pub struct Reached {
+    pub a: Endpoint,
+    pub b: Endpoint,
+    /// A's socket in the state asked for (a listener for LISTEN).
+    pub ca: SocketId,
+    /// B's connection to A, where there is one.
+    pub cb: Option<SocketId>,
+    pub now: Instant,
+}
+
+/// Delivers every packet `from` sends now to `to`; returns them.
+pub fn deliver(from: &mut Endpoint, to: &mut Endpoint, now: Instant) -> Vec<Vec<u8>> {
+    let packets = out(from, now);
+    for p in &packets {
+        to.handle_packet(now, p);
+    }
+    packets
+}
+
+/// Drives A's connection into `target` (A ISN 100, B ISN 300), along these paths:
+/// - LISTEN: passive OPEN. SYN-SENT: active OPEN, the SYN not delivered.
+/// - SYN-RECEIVED: passive OPEN at A, B's SYN delivered, A's SYN,ACK not.
+/// - ESTABLISHED: active OPEN at A and the three-way handshake.
+/// - FIN-WAIT-1: ESTABLISHED, A closes, its FIN not delivered.
+/// - FIN-WAIT-2: ESTABLISHED, A closes, B acknowledges the FIN.
+/// - CLOSE-WAIT: ESTABLISHED, B closes, A acknowledges the FIN.
+/// - CLOSING: ESTABLISHED, both close, B's FIN reaches A before A's FIN reaches B.
+/// - LAST-ACK: CLOSE-WAIT, then A closes, its FIN not delivered.
+/// - TIME-WAIT: FIN-WAIT-2, then B closes and its FIN reaches A.
+/// - CLOSED: ESTABLISHED, then A aborts.
+pub fn reach(target: State, profile: synack_core::Profile) -> Reached {
+    let cfg = Config {
+        profile,
+        ..config()
+    };
+    let mut a = endpoint(A, 100, cfg.clone());
+    let mut b = endpoint(B, 300, cfg);
+    let t = Instant::ZERO;
+    let done = |a, b, ca, cb| Reached {
+        a,
+        b,
+        ca,
+        cb,
+        now: t,
+    };
+    match target {
+        State::Listen => {
+            let ca = a.listen(A_PORT).expect("listen");
+            return done(a, b, ca, None);
+        }
+        State::SynSent => {
+            let ca = a.connect(t, b_sock(), Some(A_PORT)).expect("connect");
+            out(&mut a, t);
+            return done(a, b, ca, None);
+        }
+        State::SynReceived => {
+            a.listen(A_PORT).expect("listen");
+            let cb = b.connect(t, a_sock(), Some(B_PORT)).expect("connect");
+            deliver(&mut b, &mut a, t);
+            out(&mut a, t);
+            let ca = conn_to(&a, b_sock()).expect("child");
+            return done(a, b, ca, Some(cb));
+        }
+        _ => {}
+    }
+    let l = b.listen(B_PORT).expect("listen");
+    let ca = a.connect(t, b_sock(), Some(A_PORT)).expect("connect");
+    deliver(&mut a, &mut b, t);
+    deliver(&mut b, &mut a, t);
+    deliver(&mut a, &mut b, t);
+    let cb = b.accept(l).expect("listener").expect("established");
+    b.close(l).expect("close listener");
+    match target {
+        State::Established => {}
+        State::Closed => a.abort(ca).expect("abort"),
+        State::FinWait1 => {
+            a.close(ca).expect("close");
+            out(&mut a, t);
+        }
+        State::FinWait2 | State::TimeWait => {
+            a.close(ca).expect("close");
+            deliver(&mut a, &mut b, t);
+            deliver(&mut b, &mut a, t);
+            if target == State::TimeWait {
+                b.close(cb).expect("close");
+                deliver(&mut b, &mut a, t);
+                deliver(&mut a, &mut b, t);
+            }
+        }
+        State::CloseWait | State::LastAck => {
+            b.close(cb).expect("close");
+            deliver(&mut b, &mut a, t);
+            deliver(&mut a, &mut b, t);
+            if target == State::LastAck {
+                a.close(ca).expect("close");
+                out(&mut a, t);
+            }
+        }
+        State::Closing => {
+            a.close(ca).expect("close");
+            b.close(cb).expect("close");
+            let a_fin = out(&mut a, t);
+            deliver(&mut b, &mut a, t);
+            drop(a_fin);
+            out(&mut a, t);
+        }
+        _ => unreachable!("handled above"),
+    }
+    events(&mut a);
+    events(&mut b);
+    a.drain_log();
+    b.drain_log();
+    let r = done(a, b, ca, Some(cb));
+    assert_eq!(state(&r.a, r.ca), target, "path to {target}");
+    r
+}
+
+/// The state changes in an endpoint's log since it was last drained.
+pub fn transitions(ep: &mut Endpoint) -> Vec<(State, State)> {
+    ep.drain_log()
+        .into_iter()
+        .filter_map(|o| match o {
+            synack_core::Observation::StateChange { from, to, .. } => Some((from, to)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A segment built by hand: an old duplicate from the network's past, or a forged one.
+pub fn forged(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: synack_core::wire::Flags,
+) -> Vec<u8> {
+    use synack_core::wire::{Ipv4Header, TcpHeader};
+    let mut tcp = TcpHeader::new(src.port(), dst.port(), SeqNum(seq), SeqNum(ack), flags);
+    tcp.window = 8192;
+    Packet {
+        ip: Ipv4Header::new(*src.ip(), *dst.ip()),
+        tcp,
+        payload: &[],
+    }
+    .to_bytes()
+    .expect("a plain header emits")
 }
