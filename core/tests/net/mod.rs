@@ -106,6 +106,8 @@ pub struct Pair {
     flights: Vec<Flight>,
     sent: u64,
     fate: Fate,
+    /// Every packet sent: when, whether A to B, and the segment in figure notation.
+    pub trace: Vec<(Instant, bool, String)>,
 }
 
 impl Pair {
@@ -118,6 +120,7 @@ impl Pair {
             flights: Vec::new(),
             sent: 0,
             fate: Box::new(|_, _, _| vec![Duration::ZERO]),
+            trace: Vec::new(),
         }
     }
 
@@ -131,6 +134,7 @@ impl Pair {
             let ep = if to_b { &mut self.a } else { &mut self.b };
             let packets = out(ep, self.now);
             for bytes in packets {
+                self.trace.push((self.now, to_b, show(&bytes)));
                 let n = self.sent;
                 self.sent += 1;
                 for extra in (self.fate)(n, to_b, &bytes) {
@@ -357,4 +361,27 @@ pub fn forged(
     }
     .to_bytes()
     .expect("a plain header emits")
+}
+
+/// A fate that loses the first `count` packets (in either direction) whose figure notation
+/// contains `needle`, and delivers everything else on time.
+pub fn lose_first(needle: &'static str, count: usize) -> Fate {
+    let mut lost = 0;
+    Box::new(move |_, _, bytes| {
+        if lost < count && show(bytes).contains(needle) {
+            lost += 1;
+            vec![]
+        } else {
+            vec![Duration::ZERO]
+        }
+    })
+}
+
+/// The times at which segments whose notation contains `needle` were sent.
+pub fn sent_at(pair: &Pair, needle: &str) -> Vec<Duration> {
+    pair.trace
+        .iter()
+        .filter(|(_, _, s)| s.contains(needle))
+        .map(|(t, _, _)| Duration::from_nanos(t.as_nanos()))
+        .collect()
 }
