@@ -28,7 +28,10 @@ fn lost_syn_is_retransmitted_at_1_3_7_seconds() {
     let (mut p, ca, _) = pair(lose_first("<CTL=SYN>", 3), config());
     assert!(p.run_until(secs(20.0), |p| state(&p.a, ca) == State::Established));
     // RFC 6298 (2.1) RTO = 1 s, then (5.5) doubling: 1, 2, 4.
-    assert_eq!(sent_at(&p, "<SEQ=100><CTL=SYN>"), [secs(0.0), secs(1.0), secs(3.0), secs(7.0)]);
+    assert_eq!(
+        sent_at(&p, "<SEQ=100><CTL=SYN>"),
+        [secs(0.0), secs(1.0), secs(3.0), secs(7.0)]
+    );
 }
 
 #[test]
@@ -94,8 +97,16 @@ fn a_zero_window_reopens_through_probes() {
     assert!(p.run_until(secs(4.0), |p| p.a.status(ca).unwrap().snd_wnd == 0));
     // Let the zero window stand until 5 s.
     p.run_until(secs(5.0), |_| false);
-    let probes_before = p.trace.iter().filter(|(_, to_b, s)| *to_b && s.contains("<DATA=1>")).count();
-    assert!(probes_before >= 1, "A probes the zero window: {:?}", p.trace);
+    let probes_before = p
+        .trace
+        .iter()
+        .filter(|(_, to_b, s)| *to_b && s.contains("<DATA=1>"))
+        .count();
+    assert!(
+        probes_before >= 1,
+        "A probes the zero window: {:?}",
+        p.trace
+    );
 
     // Lose B's next window update.
     let mut lost_update = false;
@@ -118,7 +129,11 @@ fn a_zero_window_reopens_through_probes() {
         got.len() == data.len()
     }));
     assert_eq!(got, data);
-    assert_eq!(state(&p.a, ca), State::Established, "probing never times the connection out");
+    assert_eq!(
+        state(&p.a, ca),
+        State::Established,
+        "probing never times the connection out"
+    );
     assert!(events(&mut p.a).iter().all(|(_, e)| *e != Event::TimedOut));
 }
 

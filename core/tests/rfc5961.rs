@@ -49,7 +49,10 @@ fn rst_exactly_at_rcv_nxt_resets_under_both_profiles() {
         let t = r.now;
         r.a.handle_packet(t, &forged(b_sock(), a_sock(), 301, 0, Flags::RST));
         assert_eq!(state(&r.a, r.ca), State::Closed, "{profile:?}");
-        assert!(events(&mut r.a).contains(&(r.ca, Event::Reset)), "{profile:?}");
+        assert!(
+            events(&mut r.a).contains(&(r.ca, Event::Reset)),
+            "{profile:?}"
+        );
         assert!(out(&mut r.a, t).is_empty(), "{profile:?}");
     }
 }
@@ -65,7 +68,11 @@ fn out_of_window_rst_is_dropped_under_both_profiles() {
         }
         assert_eq!(state(&r.a, r.ca), State::Established, "{profile:?}");
         assert!(out(&mut r.a, t).is_empty(), "{profile:?}: silently dropped");
-        assert_eq!(dropped(&mut r), vec![DropReason::RstOutOfWindow; 3], "{profile:?}");
+        assert_eq!(
+            dropped(&mut r),
+            vec![DropReason::RstOutOfWindow; 3],
+            "{profile:?}"
+        );
     }
 }
 
@@ -107,7 +114,10 @@ fn challenge_acks_are_rate_limited_per_connection() {
     let limit = Config::default().challenge_ack_limit as usize;
     let t = r.now;
     for i in 0..limit + 5 {
-        r.a.handle_packet(t, &forged(b_sock(), a_sock(), 400 + i as u32, 0, Flags::RST));
+        r.a.handle_packet(
+            t,
+            &forged(b_sock(), a_sock(), 400 + i as u32, 0, Flags::RST),
+        );
         let acks = out(&mut r.a, t);
         assert_eq!(acks.len(), usize::from(i < limit), "challenge ACK {i}");
     }

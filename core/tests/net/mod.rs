@@ -289,7 +289,10 @@ pub fn reach(target: State, profile: synack_core::Profile) -> Reached {
     b.close(l).expect("close listener");
     match target {
         State::Established => {}
-        State::Closed => a.abort(ca).expect("abort"),
+        State::Closed => {
+            a.abort(ca).expect("abort");
+            deliver(&mut a, &mut b, t);
+        }
         State::FinWait1 => {
             a.close(ca).expect("close");
             out(&mut a, t);
