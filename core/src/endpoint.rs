@@ -205,6 +205,8 @@ impl Endpoint {
             socket: listener,
             segment: summary,
         });
+        // RFC 9293 §3.10.7: no connection, so the port's state decides: LISTEN (§3.10.7.2) or
+        // CLOSED (§3.10.7.1).
         match listener {
             Some(lid) => self.segment_to_listener(now, lid, dst, src, &seg),
             None => self.segment_to_closed(dst, src, &seg, None),
@@ -519,6 +521,7 @@ impl Endpoint {
 
     /// The next established connection of a listener, if any.
     pub fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, UserError> {
+        // A listener is a TCB in LISTEN (RFC 9293 §3.10.1); only it has connections to accept.
         match self.sockets.get_mut(&listener) {
             None => Err(UserError::ConnectionDoesNotExist),
             Some(Socket::Conn(_)) => Err(UserError::NotListening),
@@ -536,6 +539,7 @@ impl Endpoint {
     /// full).
     pub fn send(&mut self, now: Instant, id: SocketId, data: &[u8]) -> Result<usize, UserError> {
         self.tick(now);
+        // RFC 9293 §3.10.2 SEND: CLOSED, LISTEN, or a connection's own state.
         match self.sockets.get_mut(&id) {
             None => Err(UserError::ConnectionDoesNotExist),
             Some(Socket::Listener(l)) => {
@@ -578,6 +582,7 @@ impl Endpoint {
     /// RECEIVE (§3.10.3): copies in-order data into `buf`; returns the octets copied, 0 when
     /// none is ready. After the peer's FIN and the last octet, returns "connection closing".
     pub fn recv(&mut self, id: SocketId, buf: &mut [u8]) -> Result<usize, UserError> {
+        // RFC 9293 §3.10.3 RECEIVE: CLOSED, LISTEN, or a connection's own state.
         let result = match self.sockets.get_mut(&id) {
             None => return Err(UserError::ConnectionDoesNotExist),
             // §3.10.3 LISTEN: "Queue for processing after entering ESTABLISHED state."
@@ -590,6 +595,7 @@ impl Endpoint {
 
     /// CLOSE (§3.10.4): closes our direction; the peer may go on sending.
     pub fn close(&mut self, id: SocketId) -> Result<(), UserError> {
+        // RFC 9293 §3.10.4 CLOSE: CLOSED, LISTEN, or a connection's own state.
         match self.sockets.get_mut(&id) {
             None => Err(UserError::ConnectionDoesNotExist),
             // §3.10.4 LISTEN: "Delete TCB, enter CLOSED state, and return."
@@ -607,6 +613,7 @@ impl Endpoint {
 
     /// ABORT (§3.10.5): resets the connection.
     pub fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
+        // RFC 9293 §3.10.5 ABORT: CLOSED, LISTEN, or a connection's own state.
         match self.sockets.get_mut(&id) {
             None => Err(UserError::ConnectionDoesNotExist),
             // §3.10.5 LISTEN: "Delete TCB, enter CLOSED state, and return."
@@ -624,6 +631,7 @@ impl Endpoint {
 
     /// STATUS (§3.10.6).
     pub fn status(&self, id: SocketId) -> Result<Status, UserError> {
+        // RFC 9293 §3.10.6 STATUS: CLOSED, LISTEN, or a connection's own state.
         match self.sockets.get(&id) {
             None => Err(UserError::ConnectionDoesNotExist),
             Some(Socket::Conn(tcb)) => Ok(tcb.status()),

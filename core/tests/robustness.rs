@@ -16,7 +16,14 @@ use synack_core::{Profile, SeqNum, State};
 #[derive(Clone, Debug)]
 enum Op {
     /// A segment from B, with numbers relative to A's own variables.
-    Segment { seq_off: i32, ack_off: i32, flags: u8, window: u16, len: u16, mss: Option<u16> },
+    Segment {
+        seq_off: i32,
+        ack_off: i32,
+        flags: u8,
+        window: u16,
+        len: u16,
+        mss: Option<u16>,
+    },
     /// Raw bytes.
     Bytes(Vec<u8>),
     Send(u16),

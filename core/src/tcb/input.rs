@@ -109,6 +109,7 @@ impl Tcb {
             // "If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is acceptable" (RFC 9293, the strict
             // check); RFC 793 p.66 reads "SND.UNA =< SEG.ACK =< SND.NXT". With SND.UNA = ISS and
             // SEG.ACK =< ISS already refused above, the two agree on every segment.
+            // RFC 9293 §3.10.7.3 against RFC 793 §3.9 p.66, by profile.
             ack_ok = match self.profile() {
                 Profile::Rfc9293 => self.snd_una.lt(seg.ack) && seg.ack.le(self.snd_nxt),
                 Profile::Rfc793 => self.snd_una.le(seg.ack) && seg.ack.le(self.snd_nxt),
@@ -186,6 +187,7 @@ impl Tcb {
     fn acceptable(&self, seq: SeqNum, len: u32) -> bool {
         let wnd = self.rcv_wnd();
         let right = self.rcv_nxt + wnd;
+        // RFC 9293 §3.10.7.4 Table 6, by segment length and receive window.
         match (len, wnd) {
             (0, 0) => seq == self.rcv_nxt,
             (0, _) => seq.in_window(self.rcv_nxt, right),
@@ -331,6 +333,7 @@ impl Tcb {
             // The user need not be informed. If this connection was initiated with an active
             // OPEN (i.e., came from SYN-SENT state), then the connection was refused; signal the
             // user "connection refused"."
+            // RFC 9293 §3.10.7.4: passive or active OPEN decides.
             State::SynReceived => match self.origin {
                 Origin::Passive => self.return_to_listen(cause),
                 Origin::Active => self.delete(cause, Some(Event::Refused)),
@@ -438,7 +441,7 @@ impl Tcb {
                 self.arm_persist(now);
             }
         }
-        // Per-state additions.
+        // RFC 9293 §3.10.7.4 "Fifth, check the ACK field": the per-state additions.
         match self.state {
             // FIN-WAIT-1: "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and
             // continue processing in that state." When the segment also carries the peer's FIN,
@@ -587,7 +590,7 @@ impl Tcb {
         self.fin_received = true;
         self.ack_due = true;
         self.events.push(Event::PeerClosed);
-        // By state.
+        // RFC 9293 §3.10.7.4 "Eighth, check the FIN bit", by state.
         match self.state {
             // SYN-RECEIVED, ESTABLISHED: "Enter the CLOSE-WAIT state."
             State::SynReceived | State::Established => self.set_state(State::CloseWait, cause),

@@ -289,6 +289,7 @@ impl Tcb {
     /// the earliest unacknowledged segment, back off the timer, restart it (in `poll_segment`).
     fn on_rtx_timeout(&mut self) {
         let in_flight = self.snd_una != self.snd_nxt;
+        // RFC 9293 §3.10.8 RETRANSMISSION TIMEOUT, by state: what is at the front of the queue.
         match self.state {
             // The SYN or SYN,ACK is the front of the queue.
             State::SynSent | State::SynReceived => {
