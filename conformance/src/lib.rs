@@ -1,9 +1,18 @@
 //! synack: a deterministic fuzz and conformance harness for TCP.
 //!
-//! This crate is the harness around `synack-core`. It owns the bodies of the fuzz targets
-//! ([`fuzzing`]), so that the cargo-fuzz wrappers in `fuzz/` and the stable `cargo test` replay of
-//! `corpus/` run the same code.
+//! - [`sim`]: the seeded discrete-event network simulator, its fault models, workloads and
+//!   oracles, and the `TcpStack` trait that any implementation under test provides.
+//! - [`trace`]: the record of a run and its renderings (RFC 793 figure notation, pcap, JSON
+//!   lines).
+//! - [`sweep`]: many seeds in parallel, with reports that do not depend on the thread count.
+//! - [`shrink`]: delta debugging over a failing run's fault decisions.
+//! - [`fuzzing`]: the bodies of the fuzz targets, shared with the stable corpus replay.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod fuzzing;
+pub mod planted;
+pub mod shrink;
+pub mod sim;
+pub mod sweep;
+pub mod trace;

@@ -1,24 +1,380 @@
-//! The `synack` command line.
+//! The `synack` command line: sweeps, replay, shrinking, and the default suite.
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant as WallClock;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use synack::planted::{Bug, Planted};
+use synack::shrink::{self, parse_profile, Regression};
+use synack::sim::faults::Profile as Faults;
+use synack::sim::workload::{Kind, Workload};
+use synack::sim::{self, stack::TcpStack, RunSpec};
+use synack::sweep::{self, SeedOutcome, SweepOptions, SweepReport};
+use synack::trace::{self, TraceOptions};
+use synack_core::Config;
 
 /// synack: a deterministic fuzz and conformance harness for TCP.
 ///
-/// With no subcommand, synack will run its default conformance suite. The suite is not built
-/// yet: the simulator (`sweep`, `replay`, `shrink`) and the RFC transition tables (`table`) are
-/// the subcommands to come, and until they land synack prints its usage and exits 0.
+/// With no subcommand, runs the default suite: the fixed scenarios (handshake, transfer,
+/// normal close, half-close, simultaneous open, simultaneous close) and a swarm sweep of 1,000
+/// seeds. Exit status: 0 all passed, 1 a check failed, 2 bad usage or input.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run many seeds in parallel; ends with "N passed, N failed".
+    Sweep(SweepArgs),
+    /// Run one seed (or a regression file) and show its outcome and trace.
+    Replay(ReplayArgs),
+    /// Reduce a failing seed's faults to the fewest that still fail, and write a regression.
+    Shrink(ShrinkArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunArgs {
+    /// Fault profile: none, lossy, chaos, partition or swarm.
+    #[arg(long, default_value = "swarm")]
+    faults: Faults,
+    /// TCP profile of both stacks: rfc9293 or rfc793.
+    #[arg(long, default_value = "rfc9293", value_parser = parse_profile)]
+    profile: synack_core::Profile,
+    /// Workload (drawn per seed if not given): bulk, request-response, half-close,
+    /// simultaneous-open, simultaneous-close, abort, many-connections.
+    #[arg(long)]
+    workload: Option<Kind>,
+    /// Largest transfer a drawn workload makes, in octets.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_bytes: u64,
+    /// Plant a known bug in both stacks, to see the harness catch it.
+    #[arg(long, hide = true)]
+    plant: Option<Bug>,
+}
+
+impl RunArgs {
+    fn spec(&self, seed: u64) -> RunSpec {
+        RunSpec {
+            profile: self.profile,
+            workload: self.workload,
+            max_bytes: self.max_bytes,
+            ..RunSpec::new(seed, self.faults)
+        }
+    }
+
+    /// The `synack replay` command that reproduces `seed`.
+    fn replay_command(&self, seed: u64) -> String {
+        let mut cmd = format!(
+            "synack replay --seed {seed} --faults {} --profile {}",
+            self.faults,
+            self.profile.name()
+        );
+        if let Some(w) = self.workload {
+            cmd.push_str(&format!(" --workload {w}"));
+        }
+        if self.max_bytes != 4 << 20 {
+            cmd.push_str(&format!(" --max-bytes {}", self.max_bytes));
+        }
+        if let Some(b) = self.plant {
+            cmd.push_str(&format!(" --plant {b}"));
+        }
+        cmd
+    }
+}
+
+#[derive(Args, Debug)]
+struct SweepArgs {
+    /// Seeds, as START..END.
+    #[arg(long, default_value = "0..1000", value_parser = parse_range)]
+    seeds: std::ops::Range<u64>,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard K of N (seeds with seed % N == K), as K/N.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    /// Run every seed twice and fail on any difference between the traces.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Write the report as JSON.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// The seed.
+    #[arg(long, required_unless_present = "regression")]
+    seed: Option<u64>,
+    /// Replay a regression file (its seed and fault schedule) instead.
+    #[arg(long, conflicts_with = "seed")]
+    regression: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Print the trace in RFC 793 figure notation.
+    #[arg(long)]
+    trace: bool,
+    /// Write the packets to a pcap file.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Write the trace as JSON lines.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ShrinkArgs {
+    /// The failing seed.
+    #[arg(long)]
+    seed: u64,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Where to write the regression file.
+    #[arg(long, default_value = "corpus/regressions/sim")]
+    out: PathBuf,
+}
+
+fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("{s:?}: expected START..END"))?;
+    let a: u64 = a.parse().map_err(|e| format!("{s:?}: start: {e}"))?;
+    let b: u64 = b.parse().map_err(|e| format!("{s:?}: end: {e}"))?;
+    if a > b {
+        return Err(format!("{s:?}: start is after end"));
+    }
+    Ok(a..b)
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: expected K/N"))?;
+    let k: u64 = k.parse().map_err(|e| format!("{s:?}: K: {e}"))?;
+    let n: u64 = n.parse().map_err(|e| format!("{s:?}: N: {e}"))?;
+    if n == 0 || k >= n {
+        return Err(format!("{s:?}: need 0 <= K < N"));
+    }
+    Ok((k, n))
+}
+
+fn factory(plant: Option<Bug>) -> impl Fn(usize, Config, [u8; 16]) -> Box<dyn TcpStack> + Sync {
+    move |host, config, key| {
+        let stack = sim::core_stack(host, config, key);
+        match plant {
+            Some(bug) => Box::new(Planted::new(stack, bug)),
+            None => stack,
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    println!("synack {}", env!("CARGO_PKG_VERSION"));
-    println!("usage: synack [--help] [--version]");
-    println!();
-    println!("subcommands to come: sweep, replay, shrink, table");
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => default_suite(),
+        Some(Command::Sweep(a)) => run_sweep(&a),
+        Some(Command::Replay(a)) => replay(&a),
+        Some(Command::Shrink(a)) => run_shrink(&a),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("synack: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn sweep_with_progress(opts: &SweepOptions, run: &RunArgs) -> Result<SweepReport, String> {
+    let total = sweep::seeds(opts).len();
+    let terminal = std::io::stderr().is_terminal();
+    let bar = terminal.then(|| {
+        let b = ProgressBar::new(total as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds, {msg} [{elapsed} < {eta}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let failed = Mutex::new(0usize);
+    let step = (total / 10).max(1);
+    let progress = |n: usize, o: &SeedOutcome| {
+        let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(failure) = &o.failure {
+            *f += 1;
+            let line = format!("seed {} failed: {failure}\n  {}", o.seed, run.replay_command(o.seed));
+            match &bar {
+                Some(b) => b.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+        match &bar {
+            Some(b) => {
+                b.set_position(n as u64);
+                b.set_message(format!("{} failed", *f));
+            }
+            None if n % step == 0 || n == total => eprintln!("{n}/{total} seeds, {} failed", *f),
+            None => {}
+        }
+    };
+    let report = sweep::sweep(opts, &factory(run.plant), &progress)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(report)
+}
+
+fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let opts = SweepOptions {
+        seeds: a.seeds.clone(),
+        faults: a.run.faults,
+        profile: a.run.profile,
+        workload: a.run.workload,
+        max_bytes: a.run.max_bytes,
+        jobs,
+        shard: a.shard,
+        check_determinism: a.check_determinism,
+    };
+    let started = WallClock::now();
+    let report = sweep_with_progress(&opts, &a.run)?;
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &a.report {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    println!(
+        "{} seeds of {} faults under {} in {secs:.1}s ({:.0} seeds/s, {:.0} packets/s){}",
+        report.runs,
+        report.faults,
+        report.profile,
+        report.runs as f64 / secs.max(1e-9),
+        report.packets as f64 / secs.max(1e-9),
+        if a.check_determinism { ", each run twice" } else { "" }
+    );
+    println!("{} passed, {} failed", report.passed, report.failed);
+    Ok(report.failed == 0)
+}
+
+fn replay(a: &ReplayArgs) -> Result<bool, String> {
+    let (spec, plant) = match &a.regression {
+        Some(path) => (Regression::load(path)?.spec()?, a.run.plant),
+        None => (a.run.spec(a.seed.unwrap_or(0)), a.run.plant),
+    };
+    let options = TraceOptions {
+        keep_events: a.trace || a.json.is_some(),
+        pcap: a.pcap.clone(),
+    };
+    let result = sim::run_with(&spec, &options, &factory(plant))?;
+    if a.trace {
+        print!("{}", trace::render_rfc(&result.events));
+    }
+    if let Some(path) = &a.json {
+        trace::write_json_lines(&result.events, path)?;
+    }
+    println!(
+        "seed {}: {} ({} connection(s), {} octets), {} packets, {} faulty, network healed at {}, ended at {}",
+        result.seed,
+        result.workload,
+        result.connections,
+        result.bytes,
+        result.packets,
+        result.faults,
+        synack_core::Instant::from_nanos(result.heal_ns),
+        synack_core::Instant::from_nanos(result.end_ns)
+    );
+    println!("trace {}", result.trace_hash);
+    match &result.failure {
+        None => {
+            println!("passed");
+            Ok(true)
+        }
+        Some(f) => {
+            println!("FAILED: {f}");
+            Ok(false)
+        }
+    }
+}
+
+fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
+    let spec = a.run.spec(a.seed);
+    let shrunk = shrink::shrink(&spec, &factory(a.run.plant))?;
+    let path = shrink::write_regression(&spec, &shrunk, &a.out)?;
+    println!(
+        "seed {}: {} fault decisions shrunk to {} in {} runs",
+        a.seed,
+        shrunk.original,
+        shrunk.schedule.len(),
+        shrunk.runs
+    );
+    for (n, d) in &shrunk.schedule {
+        println!("  packet {n}: {}", d.describe());
+    }
+    println!("still fails: {}", shrunk.failure);
+    println!("wrote {}", path.display());
+    Ok(true)
+}
+
+/// The fixed scenarios of the default suite: a workload each, on a perfect network.
+fn scenarios() -> Vec<(&'static str, Workload)> {
+    vec![
+        ("handshake", Workload::fixed(Kind::Bulk, 0, 0)),
+        ("transfer", Workload::fixed(Kind::Bulk, 1 << 20, 1 << 20)),
+        ("normal close", Workload::fixed(Kind::Bulk, 1000, 1000)),
+        ("half-close", Workload::fixed(Kind::HalfClose, 100, 100_000)),
+        ("simultaneous open", Workload::fixed(Kind::SimultaneousOpen, 1000, 1000)),
+        ("simultaneous close", Workload::fixed(Kind::SimultaneousClose, 0, 0)),
+    ]
+}
+
+fn default_suite() -> Result<bool, String> {
+    let mut ok = true;
+    println!("synack {}: default suite", env!("CARGO_PKG_VERSION"));
+    println!("scenarios (faults none, rfc9293):");
+    for (name, workload) in scenarios() {
+        let spec = RunSpec {
+            fixed: Some(workload),
+            ..RunSpec::new(0, Faults::None)
+        };
+        let r = sim::run(&spec, &TraceOptions::default())?;
+        match &r.failure {
+            None => println!("  {name:<20} passed ({} packets)", r.packets),
+            Some(f) => {
+                ok = false;
+                println!("  {name:<20} FAILED: {f}");
+            }
+        }
+    }
+    let run = RunArgs {
+        faults: Faults::Swarm,
+        profile: synack_core::Profile::Rfc9293,
+        workload: None,
+        max_bytes: 4 << 20,
+        plant: None,
+    };
+    let opts = SweepOptions {
+        seeds: 0..1000,
+        faults: Faults::Swarm,
+        profile: run.profile,
+        workload: None,
+        max_bytes: run.max_bytes,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        shard: None,
+        check_determinism: false,
+    };
+    println!("swarm sweep, seeds 0..1000:");
+    let report = sweep_with_progress(&opts, &run)?;
+    println!("{} passed, {} failed", report.passed, report.failed);
+    Ok(ok && report.failed == 0)
 }

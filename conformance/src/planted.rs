@@ -1,0 +1,133 @@
+//! Planted bugs: wrappers around a correct stack that break it in one known way.
+//!
+//! This module owns the bugs the harness must catch, so that a test (or a user, through the
+//! hidden `--plant` option) can check that the oracles, replay and shrinking work. Nothing here
+//! is ever used by a normal run.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddrV4;
+use std::str::FromStr;
+
+use synack_core::wire::{Flags, Packet};
+use synack_core::{Event, Instant, SocketId, State, UserError};
+
+use crate::sim::stack::{TcpStack, Transition};
+
+/// A known bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// Every retransmitted FIN is silently not sent.
+    DropRetransmittedFin,
+}
+
+impl FromStr for Bug {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "drop-retransmitted-fin" => Ok(Bug::DropRetransmittedFin),
+            _ => Err(format!("unknown bug {s:?}; expected drop-retransmitted-fin")),
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("drop-retransmitted-fin")
+    }
+}
+
+/// A stack with a planted bug.
+pub struct Planted {
+    inner: Box<dyn TcpStack>,
+    bug: Bug,
+    fins_sent: BTreeSet<(u16, u16, u32)>,
+}
+
+impl Planted {
+    /// Plants `bug` in `inner`.
+    pub fn new(inner: Box<dyn TcpStack>, bug: Bug) -> Planted {
+        Planted {
+            inner,
+            bug,
+            fins_sent: BTreeSet::new(),
+        }
+    }
+}
+
+impl TcpStack for Planted {
+    fn name(&self) -> &str {
+        "planted"
+    }
+    fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        self.inner.handle_packet(now, bytes);
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        loop {
+            let bytes = self.inner.poll_transmit(now)?;
+            match self.bug {
+                Bug::DropRetransmittedFin => {
+                    if let Ok(p) = Packet::parse(&bytes) {
+                        if p.tcp.flags.contains(Flags::FIN) {
+                            let key = (p.tcp.src_port, p.tcp.dst_port, p.tcp.seq.get());
+                            if !self.fins_sent.insert(key) {
+                                continue;
+                            }
+                        }
+                    }
+                    return Some(bytes);
+                }
+            }
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inner.handle_timeout(now);
+    }
+    fn poll_event(&mut self) -> Option<(SocketId, Event)> {
+        self.inner.poll_event()
+    }
+    fn drain_transitions(&mut self) -> Vec<Transition> {
+        self.inner.drain_transitions()
+    }
+    fn live_sockets(&self) -> usize {
+        self.inner.live_sockets()
+    }
+    fn listen(&mut self, port: u16) -> Result<SocketId, UserError> {
+        self.inner.listen(port)
+    }
+    fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+    ) -> Result<SocketId, UserError> {
+        self.inner.connect(now, remote, local_port)
+    }
+    fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, UserError> {
+        self.inner.accept(listener)
+    }
+    fn send(&mut self, now: Instant, id: SocketId, data: &[u8]) -> Result<usize, UserError> {
+        self.inner.send(now, id, data)
+    }
+    fn recv(&mut self, id: SocketId, buf: &mut [u8]) -> Result<usize, UserError> {
+        self.inner.recv(id, buf)
+    }
+    fn close(&mut self, id: SocketId) -> Result<(), UserError> {
+        self.inner.close(id)
+    }
+    fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
+        self.inner.abort(id)
+    }
+    fn state(&self, id: SocketId) -> State {
+        self.inner.state(id)
+    }
+    fn endpoints(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        self.inner.endpoints(id)
+    }
+    fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State> {
+        self.inner.conn_state(local, remote)
+    }
+}

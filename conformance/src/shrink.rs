@@ -1,0 +1,185 @@
+//! Shrinking: the fewest fault decisions that still make a run fail.
+//!
+//! This module owns delta debugging (Zeller's ddmin) over the fault decisions a failing run
+//! recorded, followed by single removals until no one decision can be dropped, and the
+//! regression file that keeps the result: seed, profiles, workload and the minimal schedule,
+//! which a `cargo test` replays.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sim::faults::{self, Decision, Schedule};
+use crate::sim::oracle::{Failure, Oracle};
+use crate::sim::workload::Kind;
+use crate::sim::{self, RunSpec, StackFactory};
+use crate::sweep::run_caught;
+use crate::trace::TraceOptions;
+
+/// A regression: a run that once failed, reduced to its essential faults.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Regression {
+    /// The seed (workload, ISN keys and link delays come from it).
+    pub seed: u64,
+    /// Fault profile name.
+    pub faults: String,
+    /// TCP profile name.
+    pub profile: String,
+    /// Workload kind, if it was fixed.
+    pub workload: Option<String>,
+    /// Largest drawn transfer.
+    pub max_bytes: u64,
+    /// The oracle that failed, and how.
+    pub failure: String,
+    /// The fault decisions, by packet number.
+    pub schedule: Vec<(u64, Decision)>,
+}
+
+impl Regression {
+    /// The run this regression replays.
+    pub fn spec(&self) -> Result<RunSpec, String> {
+        let faults: faults::Profile = self.faults.parse()?;
+        let profile = parse_profile(&self.profile)?;
+        let workload = self.workload.as_deref().map(str::parse::<Kind>).transpose()?;
+        Ok(RunSpec {
+            profile,
+            workload,
+            max_bytes: self.max_bytes,
+            schedule: Some(self.schedule.iter().cloned().collect()),
+            ..RunSpec::new(self.seed, faults)
+        })
+    }
+
+    /// Reads a regression file.
+    pub fn load(path: &Path) -> Result<Regression, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Parses `rfc9293` or `rfc793`.
+pub fn parse_profile(s: &str) -> Result<synack_core::Profile, String> {
+    match s {
+        "rfc9293" => Ok(synack_core::Profile::Rfc9293),
+        "rfc793" => Ok(synack_core::Profile::Rfc793),
+        _ => Err(format!("unknown TCP profile {s:?}; expected rfc9293 or rfc793")),
+    }
+}
+
+/// The result of shrinking.
+#[derive(Debug)]
+pub struct Shrunk {
+    /// Fault decisions of the original failing run.
+    pub original: usize,
+    /// The minimal schedule.
+    pub schedule: Schedule,
+    /// The failure the minimal schedule produces.
+    pub failure: Failure,
+    /// Runs it took.
+    pub runs: usize,
+}
+
+/// Shrinks a failing seed. Errors if the seed does not fail.
+pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, String> {
+    let first = sim::run_with(spec, &TraceOptions::default(), factory)?;
+    let Some(failure) = first.failure else {
+        return Err(format!("seed {} does not fail; nothing to shrink", spec.seed));
+    };
+    let oracle = failure.oracle;
+    let mut runs = 1;
+    let fails = |items: &[(u64, Decision)], runs: &mut usize| -> Option<Failure> {
+        *runs += 1;
+        let s = RunSpec {
+            schedule: Some(items.iter().cloned().collect()),
+            ..spec.clone()
+        };
+        let o = run_caught(&s, factory);
+        o.failure.filter(|f| f.oracle == oracle)
+    };
+    let all: Vec<(u64, Decision)> = first.schedule.into_iter().collect();
+    let original = all.len();
+    // The recorded schedule itself must reproduce the failure.
+    let mut last = fails(&all, &mut runs)
+        .ok_or_else(|| format!("seed {}: the recorded faults do not reproduce the {oracle} failure", spec.seed))?;
+    let mut current = all;
+    // ddmin.
+    let mut n = 2usize;
+    while current.len() >= 2 {
+        let chunk = current.len().div_ceil(n);
+        let mut reduced = false;
+        for i in 0..n {
+            let (lo, hi) = (i * chunk, ((i + 1) * chunk).min(current.len()));
+            if lo >= hi {
+                continue;
+            }
+            let complement: Vec<_> = current[..lo].iter().chain(&current[hi..]).cloned().collect();
+            if let Some(f) = fails(&complement, &mut runs) {
+                current = complement;
+                last = f;
+                n = (n - 1).max(2);
+                reduced = true;
+                break;
+            }
+        }
+        if !reduced {
+            if n >= current.len() {
+                break;
+            }
+            n = (n * 2).min(current.len());
+        }
+    }
+    // One at a time, until no single decision can go.
+    let mut i = 0;
+    while i < current.len() {
+        let without: Vec<_> = current
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, d)| d.clone())
+            .collect();
+        match fails(&without, &mut runs) {
+            Some(f) => {
+                current = without;
+                last = f;
+            }
+            None => i += 1,
+        }
+    }
+    Ok(Shrunk {
+        original,
+        schedule: current.into_iter().collect(),
+        failure: last,
+        runs,
+    })
+}
+
+/// Writes a regression file for a shrunk run under `dir`; returns its path.
+pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let oracle = match shrunk.failure.oracle {
+        Oracle::StreamIntegrity => "stream-integrity",
+        Oracle::LegalTransitions => "legal-transitions",
+        Oracle::OrderlyClose => "orderly-close",
+        Oracle::Liveness => "liveness",
+        Oracle::Panic => "panic",
+    };
+    let path = dir.join(format!(
+        "{}-{}-seed{}-{}.json",
+        spec.faults.name(),
+        spec.profile.name(),
+        spec.seed,
+        oracle
+    ));
+    let reg = Regression {
+        seed: spec.seed,
+        faults: spec.faults.name().to_string(),
+        profile: spec.profile.name().to_string(),
+        workload: spec.workload.map(|k| k.name().to_string()),
+        max_bytes: spec.max_bytes,
+        failure: shrunk.failure.to_string(),
+        schedule: shrunk.schedule.iter().map(|(k, v)| (*k, v.clone())).collect(),
+    };
+    let text = serde_json::to_string_pretty(&reg).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}

@@ -1,0 +1,323 @@
+//! Workloads: what the applications on the two hosts do, drawn per seed.
+//!
+//! This module owns the workload kinds and their plans (who writes how much, who closes when),
+//! the applications that carry the plans out through `TcpStack` calls, and the data pattern
+//! that lets a receiver check every octet against what its peer wrote without storing it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// A kind of workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    /// A bulk transfer each way, at the same time.
+    Bulk,
+    /// Rounds of request and response.
+    RequestResponse,
+    /// The seed article's half-close: the client closes, the server keeps sending, then closes.
+    HalfClose,
+    /// Both hosts open actively, to each other, at the same moment.
+    SimultaneousOpen,
+    /// Both hosts close at about the same moment.
+    SimultaneousClose,
+    /// The client aborts mid-transfer.
+    Abort,
+    /// Many connections through one listener.
+    ManyConnections,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 7] = [
+        Kind::Bulk,
+        Kind::RequestResponse,
+        Kind::HalfClose,
+        Kind::SimultaneousOpen,
+        Kind::SimultaneousClose,
+        Kind::Abort,
+        Kind::ManyConnections,
+    ];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Bulk => "bulk",
+            Kind::RequestResponse => "request-response",
+            Kind::HalfClose => "half-close",
+            Kind::SimultaneousOpen => "simultaneous-open",
+            Kind::SimultaneousClose => "simultaneous-close",
+            Kind::Abort => "abort",
+            Kind::ManyConnections => "many-connections",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            format!(
+                "unknown workload {s:?}; expected one of: {}",
+                Kind::ALL.map(Kind::name).join(", ")
+            )
+        })
+    }
+}
+
+/// One step of an application's script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// Write until this many octets have been written in all.
+    WriteTo(u64),
+    /// Wait until this many octets have been read in all.
+    ReadTo(u64),
+    /// Wait for the peer's FIN.
+    ReadToEof,
+    /// CLOSE.
+    Close,
+    /// ABORT.
+    Abort,
+}
+
+/// What one side of one connection does. Reading goes on all the time, whatever the step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Largest write, in octets; each write is drawn up to it.
+    pub write_chunk: u32,
+    /// Largest read, in octets.
+    pub read_chunk: u32,
+}
+
+/// One connection of a workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnPlan {
+    /// The client's port, which also tells the server which plan a connection follows.
+    pub client_port: u16,
+    /// The client's script.
+    pub client: Script,
+    /// The server's script.
+    pub server: Script,
+    /// The run ends with this connection reset by the client (the server sees only a prefix).
+    pub aborts: bool,
+}
+
+/// A drawn workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its connections.
+    pub conns: Vec<ConnPlan>,
+}
+
+/// Port the server listens on.
+pub const SERVER_PORT: u16 = 80;
+/// First client port; connection i uses `CLIENT_PORT_BASE + i`.
+pub const CLIENT_PORT_BASE: u16 = 40_000;
+
+fn size(rng: &mut ChaCha8Rng, max: u64) -> u64 {
+    // Log-uniform: as many small transfers as large ones, and zero now and then.
+    if rng.random_bool(0.1) {
+        return 0;
+    }
+    let bits = rng.random_range(0..=max.max(1).ilog2());
+    rng.random_range(0..=(1u64 << bits).min(max))
+}
+
+fn script(rng: &mut ChaCha8Rng, steps: Vec<Step>) -> Script {
+    Script {
+        steps,
+        write_chunk: rng.random_range(1..=65_536),
+        read_chunk: rng.random_range(1..=65_536),
+    }
+}
+
+impl Workload {
+    /// Draws a workload of `kind` (or of a drawn kind) whose transfers are at most `max_bytes`.
+    pub fn draw(rng: &mut ChaCha8Rng, kind: Option<Kind>, max_bytes: u64) -> Workload {
+        let kind = kind.unwrap_or_else(|| Kind::ALL[rng.random_range(0..Kind::ALL.len())]);
+        let port = |i: usize| CLIENT_PORT_BASE + i as u16;
+        let conns = match kind {
+            Kind::Bulk => {
+                let (up, down) = (size(rng, max_bytes), size(rng, max_bytes));
+                vec![ConnPlan {
+                    client_port: port(0),
+                    client: script(rng, vec![Step::WriteTo(up), Step::Close, Step::ReadToEof]),
+                    server: script(rng, vec![Step::WriteTo(down), Step::ReadToEof, Step::Close]),
+                    aborts: false,
+                }]
+            }
+            Kind::RequestResponse => {
+                let rounds = rng.random_range(1..=8);
+                let (mut c, mut s) = (Vec::new(), Vec::new());
+                let (mut req, mut resp) = (0, 0);
+                for _ in 0..rounds {
+                    req += size(rng, 4096).max(1);
+                    resp += size(rng, 65_536);
+                    c.extend([Step::WriteTo(req), Step::ReadTo(resp)]);
+                    s.extend([Step::ReadTo(req), Step::WriteTo(resp)]);
+                }
+                c.extend([Step::Close, Step::ReadToEof]);
+                s.extend([Step::ReadToEof, Step::Close]);
+                vec![ConnPlan {
+                    client_port: port(0),
+                    client: script(rng, c),
+                    server: script(rng, s),
+                    aborts: false,
+                }]
+            }
+            Kind::HalfClose => {
+                let (req, resp) = (size(rng, 4096), size(rng, max_bytes));
+                vec![ConnPlan {
+                    client_port: port(0),
+                    client: script(rng, vec![Step::WriteTo(req), Step::Close, Step::ReadToEof]),
+                    server: script(
+                        rng,
+                        vec![Step::ReadToEof, Step::WriteTo(resp), Step::Close],
+                    ),
+                    aborts: false,
+                }]
+            }
+            Kind::SimultaneousOpen | Kind::SimultaneousClose => {
+                let (x, y) = (size(rng, 65_536), size(rng, 65_536));
+                vec![ConnPlan {
+                    client_port: port(0),
+                    client: script(
+                        rng,
+                        vec![Step::WriteTo(x), Step::ReadTo(y), Step::Close, Step::ReadToEof],
+                    ),
+                    server: script(
+                        rng,
+                        vec![Step::WriteTo(y), Step::ReadTo(x), Step::Close, Step::ReadToEof],
+                    ),
+                    aborts: false,
+                }]
+            }
+            Kind::Abort => {
+                let x = size(rng, 65_536);
+                let k = rng.random_range(1..=65_536);
+                vec![ConnPlan {
+                    client_port: port(0),
+                    client: script(rng, vec![Step::WriteTo(x), Step::ReadTo(k), Step::Abort]),
+                    // More than the client will ever read, so the server is still sending
+                    // when the client aborts, and its next segment draws the RST.
+                    server: script(
+                        rng,
+                        vec![Step::WriteTo(1 << 24), Step::Close, Step::ReadToEof],
+                    ),
+                    aborts: true,
+                }]
+            }
+            Kind::ManyConnections => {
+                let n = rng.random_range(2..=100);
+                (0..n)
+                    .map(|i| {
+                        let (req, resp) = (size(rng, 2048).max(1), size(rng, 16_384));
+                        ConnPlan {
+                            client_port: port(i),
+                            client: script(
+                                rng,
+                                vec![
+                                    Step::WriteTo(req),
+                                    Step::ReadTo(resp),
+                                    Step::Close,
+                                    Step::ReadToEof,
+                                ],
+                            ),
+                            server: script(
+                                rng,
+                                vec![
+                                    Step::ReadTo(req),
+                                    Step::WriteTo(resp),
+                                    Step::ReadToEof,
+                                    Step::Close,
+                                ],
+                            ),
+                            aborts: false,
+                        }
+                    })
+                    .collect()
+            }
+        };
+        Workload { kind, conns }
+    }
+
+    /// A fixed workload of `kind` with the given sizes, for the named scenarios.
+    pub fn fixed(kind: Kind, up: u64, down: u64) -> Workload {
+        let s = |steps| Script {
+            steps,
+            write_chunk: 4096,
+            read_chunk: 4096,
+        };
+        let (client, server) = match kind {
+            Kind::HalfClose => (
+                vec![Step::WriteTo(up), Step::Close, Step::ReadToEof],
+                vec![Step::ReadToEof, Step::WriteTo(down), Step::Close],
+            ),
+            Kind::SimultaneousOpen | Kind::SimultaneousClose => (
+                vec![Step::WriteTo(up), Step::ReadTo(down), Step::Close, Step::ReadToEof],
+                vec![Step::WriteTo(down), Step::ReadTo(up), Step::Close, Step::ReadToEof],
+            ),
+            _ => (
+                vec![Step::WriteTo(up), Step::Close, Step::ReadToEof],
+                vec![Step::WriteTo(down), Step::ReadToEof, Step::Close],
+            ),
+        };
+        Workload {
+            kind,
+            conns: vec![ConnPlan {
+                client_port: CLIENT_PORT_BASE,
+                client: s(client),
+                server: s(server),
+                aborts: false,
+            }],
+        }
+    }
+
+    /// Octets all connections write, both ways.
+    pub fn total_bytes(&self) -> u64 {
+        let last_write = |s: &Script| {
+            s.steps
+                .iter()
+                .filter_map(|st| match st {
+                    Step::WriteTo(n) => Some(*n),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        self.conns
+            .iter()
+            .map(|c| last_write(&c.client) + last_write(&c.server))
+            .sum()
+    }
+}
+
+/// The octet at stream offset `i` of the stream keyed by `key`: a SplitMix64 of the 8-octet
+/// block, so that a receiver can check any octet without the sender's copy.
+pub fn pattern_byte(key: u64, i: u64) -> u8 {
+    let mut z = key.wrapping_add((i / 8).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> ((i % 8) * 8)) as u8
+}
+
+/// Fills `buf` with the pattern from offset `start`.
+pub fn fill_pattern(key: u64, start: u64, buf: &mut [u8]) {
+    for (k, b) in buf.iter_mut().enumerate() {
+        *b = pattern_byte(key, start + k as u64);
+    }
+}

@@ -1,0 +1,202 @@
+//! Sweeps: many seeds in parallel.
+//!
+//! This module owns running a range of seeds (optionally one shard of it) on a pool of threads,
+//! catching a panic in any run as a failure of that seed, checking determinism by running each
+//! seed twice, and the JSON report. Results are gathered in seed order and the report holds no
+//! wall-clock figure, so it is the same whatever the number of threads.
+
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use synack_core::Instant;
+
+use crate::sim::oracle::{Failure, Oracle};
+use crate::sim::{self, faults, workload::Kind, RunResult, RunSpec, StackFactory};
+use crate::trace::TraceOptions;
+
+/// What to sweep.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Seeds, `start..end`.
+    pub seeds: Range<u64>,
+    /// Fault profile.
+    pub faults: faults::Profile,
+    /// TCP profile.
+    pub profile: synack_core::Profile,
+    /// A fixed workload kind, or drawn per seed.
+    pub workload: Option<Kind>,
+    /// Largest drawn transfer.
+    pub max_bytes: u64,
+    /// Threads.
+    pub jobs: usize,
+    /// Run only seeds `s` with `s % n == k`.
+    pub shard: Option<(u64, u64)>,
+    /// Run every seed twice and compare trace hashes.
+    pub check_determinism: bool,
+}
+
+/// One seed's outcome, as the report keeps it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// The workload it drew.
+    pub workload: Option<Kind>,
+    /// Trace hash.
+    pub trace_hash: String,
+    /// Packets sent.
+    pub packets: u64,
+    /// Faulty packets.
+    pub faults: usize,
+    /// Virtual end time, nanoseconds.
+    pub end_ns: u64,
+    /// The failure, if the seed failed.
+    pub failure: Option<Failure>,
+}
+
+/// A sweep's report.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepReport {
+    /// `start..end`.
+    pub seeds: String,
+    /// Fault profile.
+    pub faults: String,
+    /// TCP profile.
+    pub profile: String,
+    /// The shard, `k/n`, if any.
+    pub shard: Option<String>,
+    /// Seeds run.
+    pub runs: usize,
+    /// Seeds that passed.
+    pub passed: usize,
+    /// Seeds that failed.
+    pub failed: usize,
+    /// Packets sent in all runs.
+    pub packets: u64,
+    /// Every seed, in order.
+    pub outcomes: Vec<SeedOutcome>,
+}
+
+impl SweepReport {
+    /// The seeds that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &SeedOutcome> {
+        self.outcomes.iter().filter(|o| o.failure.is_some())
+    }
+}
+
+/// Runs one seed, turning a panic into a failure.
+pub fn run_caught(spec: &RunSpec, factory: StackFactory<'_>) -> SeedOutcome {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        sim::run_with(spec, &TraceOptions::default(), factory)
+    }));
+    match result {
+        Ok(Ok(r)) => outcome(&r),
+        Ok(Err(e)) => failed(spec.seed, Oracle::Panic, format!("run could not start: {e}")),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic with a non-string payload".to_string());
+            failed(spec.seed, Oracle::Panic, message)
+        }
+    }
+}
+
+fn outcome(r: &RunResult) -> SeedOutcome {
+    SeedOutcome {
+        seed: r.seed,
+        workload: Some(r.workload),
+        trace_hash: r.trace_hash.clone(),
+        packets: r.packets,
+        faults: r.faults,
+        end_ns: r.end_ns,
+        failure: r.failure.clone(),
+    }
+}
+
+fn failed(seed: u64, oracle: Oracle, message: String) -> SeedOutcome {
+    SeedOutcome {
+        seed,
+        workload: None,
+        trace_hash: String::new(),
+        packets: 0,
+        faults: 0,
+        end_ns: 0,
+        failure: Some(Failure {
+            oracle,
+            at_ns: Instant::ZERO.as_nanos(),
+            connection: None,
+            message,
+        }),
+    }
+}
+
+/// The seeds of a sweep, after sharding.
+pub fn seeds(opts: &SweepOptions) -> Vec<u64> {
+    opts.seeds
+        .clone()
+        .filter(|s| opts.shard.is_none_or(|(k, n)| n > 0 && s % n == k))
+        .collect()
+}
+
+/// Runs the sweep. `progress` is called (from any thread) after each seed with the number done
+/// and the outcome.
+pub fn sweep(
+    opts: &SweepOptions,
+    factory: &(dyn Fn(usize, synack_core::Config, [u8; 16]) -> Box<dyn sim::stack::TcpStack> + Sync),
+    progress: &(dyn Fn(usize, &SeedOutcome) + Sync),
+) -> Result<SweepReport, String> {
+    let seeds = seeds(opts);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start {} threads: {e}", opts.jobs))?;
+    let done = AtomicUsize::new(0);
+    let outcomes: Vec<SeedOutcome> = pool.install(|| {
+        seeds
+            .par_iter()
+            .map(|&seed| {
+                let spec = RunSpec {
+                    profile: opts.profile,
+                    workload: opts.workload,
+                    max_bytes: opts.max_bytes,
+                    ..RunSpec::new(seed, opts.faults)
+                };
+                let mut o = run_caught(&spec, factory);
+                if opts.check_determinism && o.failure.is_none() {
+                    let again = run_caught(&spec, factory);
+                    if again.trace_hash != o.trace_hash || again.failure.is_some() {
+                        o.failure = Some(Failure {
+                            oracle: Oracle::Panic,
+                            at_ns: 0,
+                            connection: None,
+                            message: format!(
+                                "not deterministic: trace {} then {}",
+                                o.trace_hash, again.trace_hash
+                            ),
+                        });
+                    }
+                }
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(n, &o);
+                o
+            })
+            .collect()
+    });
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    Ok(SweepReport {
+        seeds: format!("{}..{}", opts.seeds.start, opts.seeds.end),
+        faults: opts.faults.name().to_string(),
+        profile: opts.profile.name().to_string(),
+        shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
+        runs: outcomes.len(),
+        passed: outcomes.len() - failed,
+        failed,
+        packets: outcomes.iter().map(|o| o.packets).sum(),
+        outcomes,
+    })
+}
