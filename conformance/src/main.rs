@@ -1,7 +1,7 @@
 //! The `synack` command line: sweeps, replay, shrinking, and the default suite.
 #![forbid(unsafe_code)]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -144,6 +144,14 @@ struct ShrinkArgs {
     out: PathBuf,
 }
 
+/// `println!` that stops quietly when stdout is closed (`synack ... | head`), instead of
+/// panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
     let (a, b) = s
         .split_once("..")
@@ -254,7 +262,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    println!(
+    say!(
         "{} seeds of {} faults under {} in {secs:.1}s ({:.0} seeds/s, {:.0} packets/s){}",
         report.runs,
         report.faults,
@@ -263,7 +271,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         report.packets as f64 / secs.max(1e-9),
         if a.check_determinism { ", each run twice" } else { "" }
     );
-    println!("{} passed, {} failed", report.passed, report.failed);
+    say!("{} passed, {} failed", report.passed, report.failed);
     Ok(report.failed == 0)
 }
 
@@ -278,12 +286,12 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
     };
     let result = sim::run_with(&spec, &options, &factory(plant))?;
     if a.trace {
-        print!("{}", trace::render_rfc(&result.events));
+        let _ = write!(std::io::stdout().lock(), "{}", trace::render_rfc(&result.events));
     }
     if let Some(path) = &a.json {
         trace::write_json_lines(&result.events, path)?;
     }
-    println!(
+    say!(
         "seed {}: {} ({} connection(s), {} octets), {} packets, {} faulty, network healed at {}, ended at {}",
         result.seed,
         result.workload,
@@ -294,14 +302,14 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         synack_core::Instant::from_nanos(result.heal_ns),
         synack_core::Instant::from_nanos(result.end_ns)
     );
-    println!("trace {}", result.trace_hash);
+    say!("trace {}", result.trace_hash);
     match &result.failure {
         None => {
-            println!("passed");
+            say!("passed");
             Ok(true)
         }
         Some(f) => {
-            println!("FAILED: {f}");
+            say!("FAILED: {f}");
             Ok(false)
         }
     }
@@ -311,18 +319,25 @@ fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     let spec = a.run.spec(a.seed);
     let shrunk = shrink::shrink(&spec, &factory(a.run.plant))?;
     let path = shrink::write_regression(&spec, &shrunk, &a.out)?;
-    println!(
+    say!(
         "seed {}: {} fault decisions shrunk to {} in {} runs",
         a.seed,
         shrunk.original,
         shrunk.schedule.len(),
         shrunk.runs
     );
-    for (n, d) in &shrunk.schedule {
-        println!("  packet {n}: {}", d.describe());
+    for (k, d) in &shrunk.schedule {
+        say!(
+            "  {} segment SEQ={} with {} octets (occurrence {}): {}",
+            synack::trace::HOST_NAMES[usize::from(k.from).min(1)],
+            k.seq,
+            k.len,
+            k.occurrence,
+            d.describe()
+        );
     }
-    println!("still fails: {}", shrunk.failure);
-    println!("wrote {}", path.display());
+    say!("still fails: {}", shrunk.failure);
+    say!("wrote {}", path.display());
     Ok(true)
 }
 
@@ -340,8 +355,8 @@ fn scenarios() -> Vec<(&'static str, Workload)> {
 
 fn default_suite() -> Result<bool, String> {
     let mut ok = true;
-    println!("synack {}: default suite", env!("CARGO_PKG_VERSION"));
-    println!("scenarios (faults none, rfc9293):");
+    say!("synack {}: default suite", env!("CARGO_PKG_VERSION"));
+    say!("scenarios (faults none, rfc9293):");
     for (name, workload) in scenarios() {
         let spec = RunSpec {
             fixed: Some(workload),
@@ -349,10 +364,10 @@ fn default_suite() -> Result<bool, String> {
         };
         let r = sim::run(&spec, &TraceOptions::default())?;
         match &r.failure {
-            None => println!("  {name:<20} passed ({} packets)", r.packets),
+            None => say!("  {name:<20} passed ({} packets)", r.packets),
             Some(f) => {
                 ok = false;
-                println!("  {name:<20} FAILED: {f}");
+                say!("  {name:<20} FAILED: {f}");
             }
         }
     }
@@ -373,8 +388,8 @@ fn default_suite() -> Result<bool, String> {
         shard: None,
         check_determinism: false,
     };
-    println!("swarm sweep, seeds 0..1000:");
+    say!("swarm sweep, seeds 0..1000:");
     let report = sweep_with_progress(&opts, &run)?;
-    println!("{} passed, {} failed", report.passed, report.failed);
+    say!("{} passed, {} failed", report.passed, report.failed);
     Ok(ok && report.failed == 0)
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::faults::{self, Decision, Schedule};
+use crate::sim::faults::{self, Decision, PacketKey, Schedule};
 use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::workload::Kind;
 use crate::sim::{self, RunSpec, StackFactory};
@@ -31,8 +31,8 @@ pub struct Regression {
     pub max_bytes: u64,
     /// The oracle that failed, and how.
     pub failure: String,
-    /// The fault decisions, by packet number.
-    pub schedule: Vec<(u64, Decision)>,
+    /// The fault decisions, by packet.
+    pub schedule: Vec<(PacketKey, Decision)>,
 }
 
 impl Regression {
@@ -87,7 +87,7 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
     };
     let oracle = failure.oracle;
     let mut runs = 1;
-    let fails = |items: &[(u64, Decision)], runs: &mut usize| -> Option<Failure> {
+    let fails = |items: &[(PacketKey, Decision)], runs: &mut usize| -> Option<Failure> {
         *runs += 1;
         let s = RunSpec {
             schedule: Some(items.iter().cloned().collect()),
@@ -96,7 +96,7 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
         let o = run_caught(&s, factory);
         o.failure.filter(|f| f.oracle == oracle)
     };
-    let all: Vec<(u64, Decision)> = first.schedule.into_iter().collect();
+    let all: Vec<(PacketKey, Decision)> = first.schedule.into_iter().collect();
     let original = all.len();
     // The recorded schedule itself must reproduce the failure.
     let mut last = fails(&all, &mut runs)

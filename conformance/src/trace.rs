@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::DataLink;
+use pcap_file::{DataLink, Endianness};
 use serde::Serialize;
 use synack_core::wire::Packet;
 use synack_core::{Instant, SegmentSummary, State};
@@ -100,6 +100,7 @@ impl Trace {
                 let header = PcapHeader {
                     datalink: DataLink::RAW,
                     snaplen: 65_535,
+                    endianness: Endianness::Little,
                     ..PcapHeader::default()
                 };
                 Some(

@@ -288,9 +288,30 @@ impl Decision {
     }
 }
 
-/// The non-default decisions of a run, by packet number (the order packets entered the
-/// network, counting both directions). Packets not listed are delivered on time and intact.
-pub type Schedule = BTreeMap<u64, Decision>;
+/// Which packet a decision applies to: the `occurrence`-th packet (counting from 0) that
+/// `from` sent with this sequence number, these SYN/FIN/RST bits and this much data.
+///
+/// Keying decisions by what a packet is, rather than by its position in the run, keeps them
+/// attached to the same segments when shrinking removes other decisions: dropping one delay
+/// may add or remove a retransmission somewhere, but it does not move every later fault onto
+/// a different packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PacketKey {
+    /// Sending host: 0 (A) or 1 (B).
+    pub from: u8,
+    /// SEG.SEQ (0 for a packet that does not parse).
+    pub seq: u32,
+    /// The SYN, FIN and RST bits.
+    pub ctl: u8,
+    /// Octets of data (of the whole packet, if it does not parse).
+    pub len: u32,
+    /// How many packets with the same fields `from` sent before this one.
+    pub occurrence: u32,
+}
+
+/// The non-default decisions of a run, by packet. Packets not listed are delivered on time and
+/// intact.
+pub type Schedule = BTreeMap<PacketKey, Decision>;
 
 /// The state of one direction of a link while a run draws decisions.
 pub struct LinkState {

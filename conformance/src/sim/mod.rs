@@ -17,7 +17,7 @@ pub mod stack;
 pub mod workload;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use serde::Serialize;
 use synack_core::{Config, Endpoint, Event, Instant, SocketId, State, UserError};
 
 use crate::trace::{notation, state_name, Trace, TraceEvent, TraceOptions};
-use faults::{Decision, LinkState, Schedule};
+use faults::{Decision, LinkState, PacketKey, Schedule};
 use oracle::{Failure, Oracle};
 use stack::{CoreStack, TcpStack};
 use workload::{fill_pattern, pattern_byte, ConnPlan, Kind, Script, Step, Workload};
@@ -225,6 +225,8 @@ struct Sim<'a> {
     network: ChaCha8Rng,
     heal: Instant,
     schedule: Schedule,
+    /// Packets sent so far with each (from, seq, ctl, len), for `PacketKey::occurrence`.
+    seen: BTreeMap<(u8, u32, u8, u32), u32>,
     trace: Trace,
     failure: Option<Failure>,
 }
@@ -283,6 +285,7 @@ pub fn run_with(
         network: rng(spec.seed, streams::NETWORK),
         heal,
         schedule: Schedule::new(),
+        seen: BTreeMap::new(),
         trace: Trace::new(trace)?,
         failure: None,
     };
@@ -516,8 +519,9 @@ impl Sim<'_> {
     fn send(&mut self, from: usize, bytes: Vec<u8>) {
         let n = self.packets;
         self.packets += 1;
+        let key = self.key(from, &bytes);
         let decision = match &self.spec.schedule {
-            Some(schedule) => schedule.get(&n).cloned().unwrap_or_else(Decision::deliver),
+            Some(schedule) => schedule.get(&key).cloned().unwrap_or_else(Decision::deliver),
             None if self.now < self.heal => faults::draw(
                 &self.models[from],
                 &mut self.links[from],
@@ -528,7 +532,7 @@ impl Sim<'_> {
             None => Decision::deliver(),
         };
         if decision.is_fault() {
-            self.schedule.insert(n, decision.clone());
+            self.schedule.insert(key, decision.clone());
         }
         let sender_state = self.states_of(&bytes)[from].clone();
         self.trace.record(
@@ -562,6 +566,29 @@ impl Sim<'_> {
                 corrupted: copy.flip_bit.is_some(),
                 bytes: b,
             }));
+        }
+    }
+
+    fn key(&mut self, from: usize, bytes: &[u8]) -> PacketKey {
+        let (seq, ctl, len) = match synack_core::wire::Packet::parse(bytes) {
+            Ok(p) => {
+                let ctl = p.tcp.flags
+                    & (synack_core::wire::Flags::SYN
+                        | synack_core::wire::Flags::FIN
+                        | synack_core::wire::Flags::RST);
+                (p.tcp.seq.get(), ctl.bits(), p.payload.len() as u32)
+            }
+            Err(_) => (0, 0, bytes.len() as u32),
+        };
+        let count = self.seen.entry((from as u8, seq, ctl, len)).or_insert(0);
+        let occurrence = *count;
+        *count += 1;
+        PacketKey {
+            from: from as u8,
+            seq,
+            ctl,
+            len,
+            occurrence,
         }
     }
 
@@ -641,9 +668,16 @@ impl Sim<'_> {
                             self.apps[k].host,
                         );
                         let planned_abort = aborting || self.conn_aborts(self.apps[k].conn);
+                        // A user timeout is a connection that stopped making progress; a
+                        // reset or refusal cut a stream short.
+                        let oracle = if e == Event::TimedOut {
+                            Oracle::Liveness
+                        } else {
+                            Oracle::StreamIntegrity
+                        };
                         if !planned_abort {
                             self.fail(
-                                Oracle::StreamIntegrity,
+                                oracle,
                                 Some(c),
                                 format!(
                                     "{} got {e:?} after reading {r} of {x} octets",

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// A kind of workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A bulk transfer each way, at the same time.
     Bulk,

@@ -1,0 +1,217 @@
+//! The simulator end to end: fixed scenarios, determinism, independence from the thread
+//! count, a planted bug caught by a sweep, reproduced by replay and shrunk to a few faults, and
+//! the committed regressions.
+
+use std::path::Path;
+
+use synack::planted::{Bug, Planted};
+use synack::shrink::{self, Regression};
+use synack::sim::faults::Profile as Faults;
+use synack::sim::stack::TcpStack;
+use synack::sim::workload::{Kind, Workload};
+use synack::sim::{self, RunSpec};
+use synack::sweep::{self, SweepOptions};
+use synack::trace::{self, TraceOptions};
+use synack_core::Config;
+
+fn planted(host: usize, config: Config, key: [u8; 16]) -> Box<dyn TcpStack> {
+    Box::new(Planted::new(
+        sim::core_stack(host, config, key),
+        Bug::DropRetransmittedFin,
+    ))
+}
+
+fn options(seeds: std::ops::Range<u64>, faults: Faults, jobs: usize) -> SweepOptions {
+    SweepOptions {
+        seeds,
+        faults,
+        profile: synack_core::Profile::Rfc9293,
+        workload: None,
+        max_bytes: 256 << 10,
+        jobs,
+        shard: None,
+        check_determinism: false,
+    }
+}
+
+#[test]
+fn fixed_scenarios_pass_on_a_perfect_network() {
+    for (kind, up, down) in [
+        (Kind::Bulk, 0, 0),
+        (Kind::Bulk, 300_000, 200_000),
+        (Kind::HalfClose, 100, 100_000),
+        (Kind::SimultaneousOpen, 1000, 1000),
+        (Kind::SimultaneousClose, 10, 10),
+    ] {
+        let spec = RunSpec {
+            fixed: Some(Workload::fixed(kind, up, down)),
+            ..RunSpec::new(3, Faults::None)
+        };
+        let r = sim::run(&spec, &TraceOptions::default()).unwrap();
+        assert_eq!(r.failure, None, "{kind}");
+        assert_eq!(r.faults, 0);
+    }
+}
+
+#[test]
+fn every_workload_passes_under_every_fault_profile() {
+    for faults in Faults::ALL {
+        for kind in Kind::ALL {
+            for seed in 0..4 {
+                let spec = RunSpec {
+                    workload: Some(kind),
+                    max_bytes: 200_000,
+                    ..RunSpec::new(seed, faults)
+                };
+                let r = sim::run(&spec, &TraceOptions::default()).unwrap();
+                assert_eq!(r.failure, None, "seed {seed} {kind} under {faults}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_seed_replays_byte_for_byte() {
+    let spec = RunSpec::new(7, Faults::Chaos);
+    let a = sim::run(&spec, &TraceOptions { keep_events: true, pcap: None }).unwrap();
+    let b = sim::run(&spec, &TraceOptions::default()).unwrap();
+    assert_eq!(a.trace_hash, b.trace_hash, "keeping the events does not change the run");
+    assert_eq!(a.schedule, b.schedule);
+    let other = sim::run(&RunSpec::new(8, Faults::Chaos), &TraceOptions::default()).unwrap();
+    assert_ne!(a.trace_hash, other.trace_hash);
+}
+
+#[test]
+fn the_recorded_schedule_reproduces_the_run() {
+    let spec = RunSpec::new(11, Faults::Swarm);
+    let drawn = sim::run(&spec, &TraceOptions::default()).unwrap();
+    let replayed = sim::run(
+        &RunSpec {
+            schedule: Some(drawn.schedule.clone()),
+            ..spec
+        },
+        &TraceOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(drawn.trace_hash, replayed.trace_hash);
+}
+
+#[test]
+fn reports_do_not_depend_on_the_number_of_threads() {
+    let one = sweep::sweep(&options(0..40, Faults::Swarm, 1), &sim::core_stack, &|_, _| {}).unwrap();
+    let two = sweep::sweep(&options(0..40, Faults::Swarm, 2), &sim::core_stack, &|_, _| {}).unwrap();
+    assert_eq!(
+        serde_json::to_string(&one).unwrap(),
+        serde_json::to_string(&two).unwrap()
+    );
+    assert_eq!(one.failed, 0);
+}
+
+#[test]
+fn a_planted_bug_is_caught_replayed_and_shrunk() {
+    // A sweep with the bug fails.
+    let report = sweep::sweep(&options(0..60, Faults::Chaos, 2), &planted, &|_, _| {}).unwrap();
+    assert!(report.failed > 0, "the sweep catches the planted bug");
+    let seed = report.failures().next().unwrap().seed;
+    let first = report.outcomes.iter().find(|o| o.seed == seed).unwrap();
+
+    // Replay reproduces it exactly.
+    let spec = RunSpec {
+        max_bytes: 256 << 10,
+        ..RunSpec::new(seed, Faults::Chaos)
+    };
+    let replayed = sim::run_with(&spec, &TraceOptions::default(), &planted).unwrap();
+    assert_eq!(replayed.trace_hash, first.trace_hash);
+    assert_eq!(replayed.failure, first.failure);
+    // Without the bug, the same seed passes.
+    let fixed = sim::run(&spec, &TraceOptions::default()).unwrap();
+    assert_eq!(fixed.failure, None);
+
+    // Shrinking leaves a handful of faults that still fail the same way.
+    let shrunk = shrink::shrink(&spec, &planted).unwrap();
+    assert!(shrunk.original > shrunk.schedule.len());
+    assert!(
+        shrunk.schedule.len() <= 5,
+        "{} faults left: {:?}",
+        shrunk.schedule.len(),
+        shrunk.schedule
+    );
+    assert_eq!(Some(shrunk.failure.oracle), first.failure.as_ref().map(|f| f.oracle));
+
+    // The regression file replays: failing with the bug, passing without.
+    let dir = std::env::temp_dir().join(format!("synack-regression-{}", std::process::id()));
+    let path = shrink::write_regression(&spec, &shrunk, &dir).unwrap();
+    let reg = Regression::load(&path).unwrap();
+    let with_bug = sim::run_with(&reg.spec().unwrap(), &TraceOptions::default(), &planted).unwrap();
+    assert!(with_bug.failure.is_some());
+    let without = sim::run(&reg.spec().unwrap(), &TraceOptions::default()).unwrap();
+    assert_eq!(without.failure, None);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Every committed simulator regression: it must pass on synack-core, and, for those found by
+/// a planted bug, still fail with that bug (so the file still reaches the behaviour it guards).
+#[test]
+fn committed_regressions_replay() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/regressions/sim");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no regressions under {}", dir.display());
+    for path in files {
+        let reg = Regression::load(&path).unwrap();
+        let spec = reg.spec().unwrap();
+        let r = sim::run(&spec, &TraceOptions::default()).unwrap();
+        assert_eq!(r.failure, None, "{} fails on synack-core", path.display());
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("chaos-rfc9293-seed185") {
+            let buggy = sim::run_with(&spec, &TraceOptions::default(), &planted).unwrap();
+            assert!(buggy.failure.is_some(), "{name} no longer catches the planted bug");
+        }
+    }
+}
+
+#[test]
+fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("synack-test-{}.pcap", std::process::id()));
+    let spec = RunSpec::new(7, Faults::Chaos);
+    let r = sim::run(&spec, &TraceOptions { keep_events: true, pcap: Some(path.clone()) }).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    // Global header: magic, version 2.4, LINKTYPE_RAW (101).
+    assert_eq!(&bytes[..4], &0xa1b2c3d4u32.to_le_bytes());
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
+    let mut at = 24;
+    let mut records = 0;
+    let mut bad = 0;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let data = &bytes[at + 16..at + 16 + len];
+        if synack_core::wire::Packet::parse(data).is_err() {
+            bad += 1;
+        }
+        records += 1;
+        at += 16 + len;
+    }
+    assert_eq!(at, bytes.len());
+    let copies: usize = r
+        .events
+        .iter()
+        .map(|e| match e {
+            trace::TraceEvent::Sent { decision, .. } => decision.copies.len().max(1),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(records, copies);
+    let corrupted = r
+        .schedule
+        .values()
+        .flat_map(|d| &d.copies)
+        .filter(|c| c.flip_bit.is_some())
+        .count();
+    assert_eq!(bad, corrupted, "only the corrupted copies fail their checksums");
+}
