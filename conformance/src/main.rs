@@ -55,6 +55,9 @@ struct RunArgs {
     /// Largest transfer a drawn workload makes, in octets.
     #[arg(long, default_value_t = 4 << 20)]
     max_bytes: u64,
+    /// Instead of a drawn workload, one bulk transfer of this many octets from A to B.
+    #[arg(long)]
+    transfer: Option<u64>,
     /// Plant a known bug in both stacks, to see the harness catch it.
     #[arg(long, hide = true)]
     plant: Option<Bug>,
@@ -66,6 +69,7 @@ impl RunArgs {
             profile: self.profile,
             workload: self.workload,
             max_bytes: self.max_bytes,
+            fixed: self.transfer.map(|n| Workload::fixed(Kind::Bulk, n, 0)),
             ..RunSpec::new(seed, self.faults)
         }
     }
@@ -82,6 +86,9 @@ impl RunArgs {
         }
         if self.max_bytes != 4 << 20 {
             cmd.push_str(&format!(" --max-bytes {}", self.max_bytes));
+        }
+        if let Some(n) = self.transfer {
+            cmd.push_str(&format!(" --transfer {n}"));
         }
         if let Some(b) = self.plant {
             cmd.push_str(&format!(" --plant {b}"));
@@ -165,7 +172,9 @@ fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let (k, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: expected K/N"))?;
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: expected K/N"))?;
     let k: u64 = k.parse().map_err(|e| format!("{s:?}: K: {e}"))?;
     let n: u64 = n.parse().map_err(|e| format!("{s:?}: N: {e}"))?;
     if n == 0 || k >= n {
@@ -219,7 +228,11 @@ fn sweep_with_progress(opts: &SweepOptions, run: &RunArgs) -> Result<SweepReport
         let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(failure) = &o.failure {
             *f += 1;
-            let line = format!("seed {} failed: {failure}\n  {}", o.seed, run.replay_command(o.seed));
+            let line = format!(
+                "seed {} failed: {failure}\n  {}",
+                o.seed,
+                run.replay_command(o.seed)
+            );
             match &bar {
                 Some(b) => b.println(line),
                 None => eprintln!("{line}"),
@@ -269,7 +282,11 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         report.profile,
         report.runs as f64 / secs.max(1e-9),
         report.packets as f64 / secs.max(1e-9),
-        if a.check_determinism { ", each run twice" } else { "" }
+        if a.check_determinism {
+            ", each run twice"
+        } else {
+            ""
+        }
     );
     say!("{} passed, {} failed", report.passed, report.failed);
     Ok(report.failed == 0)
@@ -282,11 +299,16 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
     };
     let options = TraceOptions {
         keep_events: a.trace || a.json.is_some(),
+        keep_schedule: false,
         pcap: a.pcap.clone(),
     };
     let result = sim::run_with(&spec, &options, &factory(plant))?;
     if a.trace {
-        let _ = write!(std::io::stdout().lock(), "{}", trace::render_rfc(&result.events));
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            trace::render_rfc(&result.events)
+        );
     }
     if let Some(path) = &a.json {
         trace::write_json_lines(&result.events, path)?;
@@ -303,6 +325,9 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         synack_core::Instant::from_nanos(result.end_ns)
     );
     say!("trace {}", result.trace_hash);
+    if let Some(kib) = peak_rss_kib() {
+        say!("peak RSS {:.1} MiB", kib as f64 / 1024.0);
+    }
     match &result.failure {
         None => {
             say!("passed");
@@ -341,6 +366,14 @@ fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     Ok(true)
 }
 
+/// The process's peak resident set size, from Linux's /proc/self/status (VmHWM); `None`
+/// elsewhere.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The fixed scenarios of the default suite: a workload each, on a perfect network.
 fn scenarios() -> Vec<(&'static str, Workload)> {
     vec![
@@ -348,8 +381,14 @@ fn scenarios() -> Vec<(&'static str, Workload)> {
         ("transfer", Workload::fixed(Kind::Bulk, 1 << 20, 1 << 20)),
         ("normal close", Workload::fixed(Kind::Bulk, 1000, 1000)),
         ("half-close", Workload::fixed(Kind::HalfClose, 100, 100_000)),
-        ("simultaneous open", Workload::fixed(Kind::SimultaneousOpen, 1000, 1000)),
-        ("simultaneous close", Workload::fixed(Kind::SimultaneousClose, 0, 0)),
+        (
+            "simultaneous open",
+            Workload::fixed(Kind::SimultaneousOpen, 1000, 1000),
+        ),
+        (
+            "simultaneous close",
+            Workload::fixed(Kind::SimultaneousClose, 0, 0),
+        ),
     ]
 }
 
@@ -376,6 +415,7 @@ fn default_suite() -> Result<bool, String> {
         profile: synack_core::Profile::Rfc9293,
         workload: None,
         max_bytes: 4 << 20,
+        transfer: None,
         plant: None,
     };
     let opts = SweepOptions {

@@ -26,7 +26,9 @@ impl FromStr for Bug {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "drop-retransmitted-fin" => Ok(Bug::DropRetransmittedFin),
-            _ => Err(format!("unknown bug {s:?}; expected drop-retransmitted-fin")),
+            _ => Err(format!(
+                "unknown bug {s:?}; expected drop-retransmitted-fin"
+            )),
         }
     }
 }

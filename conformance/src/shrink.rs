@@ -40,7 +40,11 @@ impl Regression {
     pub fn spec(&self) -> Result<RunSpec, String> {
         let faults: faults::Profile = self.faults.parse()?;
         let profile = parse_profile(&self.profile)?;
-        let workload = self.workload.as_deref().map(str::parse::<Kind>).transpose()?;
+        let workload = self
+            .workload
+            .as_deref()
+            .map(str::parse::<Kind>)
+            .transpose()?;
         Ok(RunSpec {
             profile,
             workload,
@@ -62,7 +66,9 @@ pub fn parse_profile(s: &str) -> Result<synack_core::Profile, String> {
     match s {
         "rfc9293" => Ok(synack_core::Profile::Rfc9293),
         "rfc793" => Ok(synack_core::Profile::Rfc793),
-        _ => Err(format!("unknown TCP profile {s:?}; expected rfc9293 or rfc793")),
+        _ => Err(format!(
+            "unknown TCP profile {s:?}; expected rfc9293 or rfc793"
+        )),
     }
 }
 
@@ -81,9 +87,16 @@ pub struct Shrunk {
 
 /// Shrinks a failing seed. Errors if the seed does not fail.
 pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, String> {
-    let first = sim::run_with(spec, &TraceOptions::default(), factory)?;
+    let keep = TraceOptions {
+        keep_schedule: true,
+        ..TraceOptions::default()
+    };
+    let first = sim::run_with(spec, &keep, factory)?;
     let Some(failure) = first.failure else {
-        return Err(format!("seed {} does not fail; nothing to shrink", spec.seed));
+        return Err(format!(
+            "seed {} does not fail; nothing to shrink",
+            spec.seed
+        ));
     };
     let oracle = failure.oracle;
     let mut runs = 1;
@@ -99,8 +112,12 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
     let all: Vec<(PacketKey, Decision)> = first.schedule.into_iter().collect();
     let original = all.len();
     // The recorded schedule itself must reproduce the failure.
-    let mut last = fails(&all, &mut runs)
-        .ok_or_else(|| format!("seed {}: the recorded faults do not reproduce the {oracle} failure", spec.seed))?;
+    let mut last = fails(&all, &mut runs).ok_or_else(|| {
+        format!(
+            "seed {}: the recorded faults do not reproduce the {oracle} failure",
+            spec.seed
+        )
+    })?;
     let mut current = all;
     // ddmin.
     let mut n = 2usize;
@@ -112,7 +129,11 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
             if lo >= hi {
                 continue;
             }
-            let complement: Vec<_> = current[..lo].iter().chain(&current[hi..]).cloned().collect();
+            let complement: Vec<_> = current[..lo]
+                .iter()
+                .chain(&current[hi..])
+                .cloned()
+                .collect();
             if let Some(f) = fails(&complement, &mut runs) {
                 current = complement;
                 last = f;
@@ -177,7 +198,11 @@ pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<P
         workload: spec.workload.map(|k| k.name().to_string()),
         max_bytes: spec.max_bytes,
         failure: shrunk.failure.to_string(),
-        schedule: shrunk.schedule.iter().map(|(k, v)| (*k, v.clone())).collect(),
+        schedule: shrunk
+            .schedule
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect(),
     };
     let text = serde_json::to_string_pretty(&reg).map_err(|e| e.to_string())?;
     std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;

@@ -94,7 +94,11 @@ pub fn run_caught(spec: &RunSpec, factory: StackFactory<'_>) -> SeedOutcome {
     }));
     match result {
         Ok(Ok(r)) => outcome(&r),
-        Ok(Err(e)) => failed(spec.seed, Oracle::Panic, format!("run could not start: {e}")),
+        Ok(Err(e)) => failed(
+            spec.seed,
+            Oracle::Panic,
+            format!("run could not start: {e}"),
+        ),
         Err(payload) => {
             let message = payload
                 .downcast_ref::<&str>()
@@ -147,7 +151,8 @@ pub fn seeds(opts: &SweepOptions) -> Vec<u64> {
 /// and the outcome.
 pub fn sweep(
     opts: &SweepOptions,
-    factory: &(dyn Fn(usize, synack_core::Config, [u8; 16]) -> Box<dyn sim::stack::TcpStack> + Sync),
+    factory: &(dyn Fn(usize, synack_core::Config, [u8; 16]) -> Box<dyn sim::stack::TcpStack>
+          + Sync),
     progress: &(dyn Fn(usize, &SeedOutcome) + Sync),
 ) -> Result<SweepReport, String> {
     let seeds = seeds(opts);

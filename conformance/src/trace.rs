@@ -77,6 +77,9 @@ pub enum TraceEvent {
 pub struct TraceOptions {
     /// Keep the events in memory (for the RFC rendering and JSON lines).
     pub keep_events: bool,
+    /// Keep the run's fault decisions (for shrinking). Without it a run's memory does not grow
+    /// with its length.
+    pub keep_schedule: bool,
     /// Write every packet on the wire to this pcap file.
     pub pcap: Option<std::path::PathBuf>,
 }
@@ -188,12 +191,32 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                 sender_state,
                 ..
             } => {
-                sent.insert(*n, (*from, segment.clone(), sender_state.clone(), decision.describe()));
+                sent.insert(
+                    *n,
+                    (
+                        *from,
+                        segment.clone(),
+                        sender_state.clone(),
+                        decision.describe(),
+                    ),
+                );
                 if decision.lost.is_some() {
                     line += 1;
-                    let (arrow, mid) = if *from == 0 { ("-->", "...") } else { ("<--", "...") };
-                    let a = if *from == 0 { state(sender_state) } else { String::new() };
-                    let b = if *from == 1 { state(sender_state) } else { String::new() };
+                    let (arrow, mid) = if *from == 0 {
+                        ("-->", "...")
+                    } else {
+                        ("<--", "...")
+                    };
+                    let a = if *from == 0 {
+                        state(sender_state)
+                    } else {
+                        String::new()
+                    };
+                    let b = if *from == 1 {
+                        state(sender_state)
+                    } else {
+                        String::new()
+                    };
                     let _ = writeln!(
                         out,
                         "{:<4}{:<12} {} {:<44} {} {:<14} {} at {}",
@@ -251,8 +274,7 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
 
 /// Writes the events as JSON lines.
 pub fn write_json_lines(events: &[TraceEvent], path: &Path) -> Result<(), String> {
-    let file =
-        File::create(path).map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+    let file = File::create(path).map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
     let mut w = BufWriter::new(file);
     for e in events {
         serde_json::to_writer(&mut w, e).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -73,9 +73,24 @@ fn every_workload_passes_under_every_fault_profile() {
 #[test]
 fn a_seed_replays_byte_for_byte() {
     let spec = RunSpec::new(7, Faults::Chaos);
-    let a = sim::run(&spec, &TraceOptions { keep_events: true, pcap: None }).unwrap();
-    let b = sim::run(&spec, &TraceOptions::default()).unwrap();
-    assert_eq!(a.trace_hash, b.trace_hash, "keeping the events does not change the run");
+    let keep = TraceOptions {
+        keep_events: true,
+        keep_schedule: true,
+        pcap: None,
+    };
+    let a = sim::run(&spec, &keep).unwrap();
+    let b = sim::run(
+        &spec,
+        &TraceOptions {
+            keep_schedule: true,
+            ..TraceOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        a.trace_hash, b.trace_hash,
+        "keeping the events does not change the run"
+    );
     assert_eq!(a.schedule, b.schedule);
     let other = sim::run(&RunSpec::new(8, Faults::Chaos), &TraceOptions::default()).unwrap();
     assert_ne!(a.trace_hash, other.trace_hash);
@@ -84,7 +99,14 @@ fn a_seed_replays_byte_for_byte() {
 #[test]
 fn the_recorded_schedule_reproduces_the_run() {
     let spec = RunSpec::new(11, Faults::Swarm);
-    let drawn = sim::run(&spec, &TraceOptions::default()).unwrap();
+    let drawn = sim::run(
+        &spec,
+        &TraceOptions {
+            keep_schedule: true,
+            ..TraceOptions::default()
+        },
+    )
+    .unwrap();
     let replayed = sim::run(
         &RunSpec {
             schedule: Some(drawn.schedule.clone()),
@@ -98,8 +120,18 @@ fn the_recorded_schedule_reproduces_the_run() {
 
 #[test]
 fn reports_do_not_depend_on_the_number_of_threads() {
-    let one = sweep::sweep(&options(0..40, Faults::Swarm, 1), &sim::core_stack, &|_, _| {}).unwrap();
-    let two = sweep::sweep(&options(0..40, Faults::Swarm, 2), &sim::core_stack, &|_, _| {}).unwrap();
+    let one = sweep::sweep(
+        &options(0..40, Faults::Swarm, 1),
+        &sim::core_stack,
+        &|_, _| {},
+    )
+    .unwrap();
+    let two = sweep::sweep(
+        &options(0..40, Faults::Swarm, 2),
+        &sim::core_stack,
+        &|_, _| {},
+    )
+    .unwrap();
     assert_eq!(
         serde_json::to_string(&one).unwrap(),
         serde_json::to_string(&two).unwrap()
@@ -136,7 +168,10 @@ fn a_planted_bug_is_caught_replayed_and_shrunk() {
         shrunk.schedule.len(),
         shrunk.schedule
     );
-    assert_eq!(Some(shrunk.failure.oracle), first.failure.as_ref().map(|f| f.oracle));
+    assert_eq!(
+        Some(shrunk.failure.oracle),
+        first.failure.as_ref().map(|f| f.oracle)
+    );
 
     // The regression file replays: failing with the bug, passing without.
     let dir = std::env::temp_dir().join(format!("synack-regression-{}", std::process::id()));
@@ -169,7 +204,10 @@ fn committed_regressions_replay() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if name.starts_with("chaos-rfc9293-seed185") {
             let buggy = sim::run_with(&spec, &TraceOptions::default(), &planted).unwrap();
-            assert!(buggy.failure.is_some(), "{name} no longer catches the planted bug");
+            assert!(
+                buggy.failure.is_some(),
+                "{name} no longer catches the planted bug"
+            );
         }
     }
 }
@@ -179,7 +217,12 @@ fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
     let dir = std::env::temp_dir();
     let path = dir.join(format!("synack-test-{}.pcap", std::process::id()));
     let spec = RunSpec::new(7, Faults::Chaos);
-    let r = sim::run(&spec, &TraceOptions { keep_events: true, pcap: Some(path.clone()) }).unwrap();
+    let options = TraceOptions {
+        keep_events: true,
+        keep_schedule: true,
+        pcap: Some(path.clone()),
+    };
+    let r = sim::run(&spec, &options).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     std::fs::remove_file(&path).ok();
     // Global header: magic, version 2.4, LINKTYPE_RAW (101).
@@ -213,5 +256,8 @@ fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
         .flat_map(|d| &d.copies)
         .filter(|c| c.flip_bit.is_some())
         .count();
-    assert_eq!(bad, corrupted, "only the corrupted copies fail their checksums");
+    assert_eq!(
+        bad, corrupted,
+        "only the corrupted copies fail their checksums"
+    );
 }

@@ -170,16 +170,26 @@ impl FromStr for Profile {
 
 /// Up to `n` partitions inside the fault phase, each at most 20 s long: well under the user
 /// timeout, so that a partition alone never aborts a connection.
-fn draw_partitions(rng: &mut ChaCha8Rng, fault_phase: Duration, n: usize) -> Vec<(Duration, Duration)> {
+fn draw_partitions(
+    rng: &mut ChaCha8Rng,
+    fault_phase: Duration,
+    n: usize,
+) -> Vec<(Duration, Duration)> {
     let phase_ms = fault_phase.as_millis().max(1) as u64;
     let mut out = Vec::new();
     for _ in 0..n {
         // Three draws per slot whether or not it is used, so later draws do not shift.
         let used = rng.random_bool(0.7);
         let start = rng.random_range(0..phase_ms);
-        let len = rng.random_range(100..20_000u64).min(phase_ms - start).max(1);
+        let len = rng
+            .random_range(100..20_000u64)
+            .min(phase_ms - start)
+            .max(1);
         if used {
-            out.push((Duration::from_millis(start), Duration::from_millis(start + len)));
+            out.push((
+                Duration::from_millis(start),
+                Duration::from_millis(start + len),
+            ));
         }
     }
     out
@@ -188,9 +198,21 @@ fn draw_partitions(rng: &mut ChaCha8Rng, fault_phase: Duration, n: usize) -> Vec
 /// A swarm profile: each fault switched on with probability 1/2, at a drawn rate.
 fn swarm(rng: &mut ChaCha8Rng, fault_phase: Duration) -> Faults {
     let on = |rng: &mut ChaCha8Rng| rng.random_bool(0.5);
-    let loss = if on(rng) { rng.random_range(0.0..0.3) } else { 0.0 };
-    let duplicate = if on(rng) { rng.random_range(0.0..0.2) } else { 0.0 };
-    let corrupt = if on(rng) { rng.random_range(0.0..0.1) } else { 0.0 };
+    let loss = if on(rng) {
+        rng.random_range(0.0..0.3)
+    } else {
+        0.0
+    };
+    let duplicate = if on(rng) {
+        rng.random_range(0.0..0.2)
+    } else {
+        0.0
+    };
+    let corrupt = if on(rng) {
+        rng.random_range(0.0..0.1)
+    } else {
+        0.0
+    };
     let delay = Duration::from_micros(rng.random_range(100..100_000));
     let jitter = if on(rng) {
         Duration::from_micros(rng.random_range(0..100_000))
@@ -198,7 +220,10 @@ fn swarm(rng: &mut ChaCha8Rng, fault_phase: Duration) -> Faults {
         Duration::ZERO
     };
     let (bandwidth, queue_limit) = if on(rng) {
-        (Some(rng.random_range(100_000..100_000_000)), rng.random_range(4..256))
+        (
+            Some(rng.random_range(100_000..100_000_000)),
+            rng.random_range(4..256),
+        )
     } else {
         (None, 0)
     };

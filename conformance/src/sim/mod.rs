@@ -37,6 +37,10 @@ use workload::{fill_pattern, pattern_byte, ConnPlan, Kind, Script, Step, Workloa
 /// and 2×MSL (240 s) of TIME-WAIT, with room to spare.
 pub const LIVENESS_BOUND: Duration = Duration::from_secs(600);
 
+/// How many distinct packet identities a run remembers for `PacketKey::occurrence`. A packet
+/// sent again after this many others restarts its count, the same way in every replay.
+const SEEN_LIMIT: usize = 4096;
+
 /// Client (TCP A) and server (TCP B) addresses.
 pub const ADDRS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)];
 
@@ -110,7 +114,7 @@ pub struct RunResult {
     pub end_ns: u64,
     /// When the network healed.
     pub heal_ns: u64,
-    /// The fault decisions made (non-default ones only).
+    /// The fault decisions made (non-default ones only), if `TraceOptions::keep_schedule`.
     #[serde(skip)]
     pub schedule: Schedule,
     /// The trace events, if kept.
@@ -225,8 +229,13 @@ struct Sim<'a> {
     network: ChaCha8Rng,
     heal: Instant,
     schedule: Schedule,
-    /// Packets sent so far with each (from, seq, ctl, len), for `PacketKey::occurrence`.
+    keep_schedule: bool,
+    faulty: usize,
+    /// Packets sent so far with each (from, seq, ctl, len), for `PacketKey::occurrence`, for
+    /// the last `SEEN_LIMIT` distinct keys (oldest forgotten first, so memory stays flat
+    /// however long the transfer).
     seen: BTreeMap<(u8, u32, u8, u32), u32>,
+    seen_order: std::collections::VecDeque<(u8, u32, u8, u32)>,
     trace: Trace,
     failure: Option<Failure>,
 }
@@ -285,7 +294,10 @@ pub fn run_with(
         network: rng(spec.seed, streams::NETWORK),
         heal,
         schedule: Schedule::new(),
+        keep_schedule: trace.keep_schedule,
+        faulty: 0,
         seen: BTreeMap::new(),
+        seen_order: std::collections::VecDeque::new(),
         trace: Trace::new(trace)?,
         failure: None,
     };
@@ -303,7 +315,7 @@ pub fn run_with(
         failure: sim.failure,
         trace_hash,
         packets: sim.packets,
-        faults: sim.schedule.len(),
+        faults: sim.faulty,
         end_ns: sim.now.as_nanos(),
         heal_ns: heal.as_nanos(),
         schedule: sim.schedule,
@@ -331,7 +343,11 @@ impl Sim<'_> {
         };
         let client = SocketAddrV4::new(ADDRS[0], plan.client_port);
         let server = SocketAddrV4::new(ADDRS[1], workload::SERVER_PORT);
-        let (local, remote) = if host == 0 { (client, server) } else { (server, client) };
+        let (local, remote) = if host == 0 {
+            (client, server)
+        } else {
+            (server, client)
+        };
         let key = |dir: u64| splitmix(self.spec.seed ^ splitmix(conn as u64 * 2 + dir));
         App {
             conn,
@@ -374,10 +390,14 @@ impl Sim<'_> {
             }
         }
         for k in 0..self.apps.len() {
-            let (host, local, remote) = (self.apps[k].host, self.apps[k].local, self.apps[k].remote);
+            let (host, local, remote) =
+                (self.apps[k].host, self.apps[k].local, self.apps[k].remote);
             if host == 0 || simultaneous {
                 let now = self.now;
-                match self.hosts[host].stack.connect(now, remote, Some(local.port())) {
+                match self.hosts[host]
+                    .stack
+                    .connect(now, remote, Some(local.port()))
+                {
                     Ok(id) => self.apps[k].socket = Some(id),
                     Err(e) => {
                         let c = self.apps[k].describe();
@@ -389,11 +409,13 @@ impl Sim<'_> {
     }
 
     fn all_done(&self) -> bool {
-        self.apps.iter().all(|a| a.script_done() || a.reset || a.aborted)
-            && self
-                .apps
-                .iter()
-                .all(|a| a.socket.is_none_or(|id| self.hosts[a.host].stack.state(id) == State::Closed))
+        self.apps
+            .iter()
+            .all(|a| a.script_done() || a.reset || a.aborted)
+            && self.apps.iter().all(|a| {
+                a.socket
+                    .is_none_or(|id| self.hosts[a.host].stack.state(id) == State::Closed)
+            })
             && self.hosts.iter().all(|h| h.listener.is_none())
     }
 
@@ -411,7 +433,11 @@ impl Sim<'_> {
                 return;
             }
             let next_flight = self.queue.peek().map(|f| f.0.at);
-            let next_timer = self.hosts.iter().filter_map(|h| h.stack.poll_timeout()).min();
+            let next_timer = self
+                .hosts
+                .iter()
+                .filter_map(|h| h.stack.poll_timeout())
+                .min();
             let next = match (next_flight, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => match a.or(b) {
@@ -437,7 +463,11 @@ impl Sim<'_> {
                 }
             } else {
                 for h in 0..self.hosts.len() {
-                    if self.hosts[h].stack.poll_timeout().is_some_and(|t| t <= self.now) {
+                    if self.hosts[h]
+                        .stack
+                        .poll_timeout()
+                        .is_some_and(|t| t <= self.now)
+                    {
                         self.hosts[h].stack.handle_timeout(self.now);
                     }
                 }
@@ -451,7 +481,8 @@ impl Sim<'_> {
             .iter()
             .find(|a| {
                 !(a.script_done() || a.reset || a.aborted)
-                    || a.socket.is_some_and(|id| self.hosts[a.host].stack.state(id) != State::Closed)
+                    || a.socket
+                        .is_some_and(|id| self.hosts[a.host].stack.state(id) != State::Closed)
             })
             .map(|a| {
                 let state = a
@@ -474,7 +505,11 @@ impl Sim<'_> {
             });
         match stuck {
             Some((c, m)) => self.fail(Oracle::Liveness, Some(c), m),
-            None => self.fail(Oracle::Liveness, None, format!("{why}: a listener is still open")),
+            None => self.fail(
+                Oracle::Liveness,
+                None,
+                format!("{why}: a listener is still open"),
+            ),
         }
     }
 
@@ -502,8 +537,15 @@ impl Sim<'_> {
         let dst = SocketAddrV4::new(p.ip.dst, p.tcp.dst_port);
         let mut out = [None, None];
         for (h, slot) in out.iter_mut().enumerate() {
-            let (local, remote) = if *src.ip() == ADDRS[h] { (src, dst) } else { (dst, src) };
-            *slot = self.hosts[h].stack.conn_state(local, remote).map(state_name);
+            let (local, remote) = if *src.ip() == ADDRS[h] {
+                (src, dst)
+            } else {
+                (dst, src)
+            };
+            *slot = self.hosts[h]
+                .stack
+                .conn_state(local, remote)
+                .map(state_name);
         }
         out
     }
@@ -521,7 +563,10 @@ impl Sim<'_> {
         self.packets += 1;
         let key = self.key(from, &bytes);
         let decision = match &self.spec.schedule {
-            Some(schedule) => schedule.get(&key).cloned().unwrap_or_else(Decision::deliver),
+            Some(schedule) => schedule
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(Decision::deliver),
             None if self.now < self.heal => faults::draw(
                 &self.models[from],
                 &mut self.links[from],
@@ -532,7 +577,10 @@ impl Sim<'_> {
             None => Decision::deliver(),
         };
         if decision.is_fault() {
-            self.schedule.insert(key, decision.clone());
+            self.faulty += 1;
+            if self.keep_schedule {
+                self.schedule.insert(key, decision.clone());
+            }
         }
         let sender_state = self.states_of(&bytes)[from].clone();
         self.trace.record(
@@ -580,9 +628,18 @@ impl Sim<'_> {
             }
             Err(_) => (0, 0, bytes.len() as u32),
         };
-        let count = self.seen.entry((from as u8, seq, ctl, len)).or_insert(0);
+        let k = (from as u8, seq, ctl, len);
+        let count = self.seen.entry(k).or_insert_with(|| {
+            self.seen_order.push_back(k);
+            0
+        });
         let occurrence = *count;
         *count += 1;
+        if self.seen_order.len() > SEEN_LIMIT {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
         PacketKey {
             from: from as u8,
             seq,
@@ -635,14 +692,20 @@ impl Sim<'_> {
                 self.fail(
                     Oracle::OrderlyClose,
                     None,
-                    format!("{} still holds {live} socket(s)", crate::trace::HOST_NAMES[h]),
+                    format!(
+                        "{} still holds {live} socket(s)",
+                        crate::trace::HOST_NAMES[h]
+                    ),
                 );
             }
             if let Some(t) = self.hosts[h].stack.poll_timeout() {
                 self.fail(
                     Oracle::OrderlyClose,
                     None,
-                    format!("{} still has a timer, due at {t}", crate::trace::HOST_NAMES[h]),
+                    format!(
+                        "{} still has a timer, due at {t}",
+                        crate::trace::HOST_NAMES[h]
+                    ),
                 );
             }
         }
@@ -652,7 +715,10 @@ impl Sim<'_> {
         // Events first: resets and timeouts end an application's script.
         for h in 0..self.hosts.len() {
             while let Some((id, e)) = self.hosts[h].stack.poll_event() {
-                let Some(k) = self.apps.iter().position(|a| a.host == h && a.socket == Some(id))
+                let Some(k) = self
+                    .apps
+                    .iter()
+                    .position(|a| a.host == h && a.socket == Some(id))
                 else {
                     continue;
                 };
@@ -660,7 +726,10 @@ impl Sim<'_> {
                     Event::Reset | Event::Refused | Event::TimedOut => {
                         let app = &mut self.apps[k];
                         app.reset = true;
-                        let aborting = self.apps.iter().any(|a| a.conn == self.apps[k].conn && a.aborted);
+                        let aborting = self
+                            .apps
+                            .iter()
+                            .any(|a| a.conn == self.apps[k].conn && a.aborted);
                         let (c, r, x, w) = (
                             self.apps[k].describe(),
                             self.apps[k].read,
@@ -756,7 +825,9 @@ impl Sim<'_> {
             match stack.recv(id, &mut app.buf[..want]) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if let Some(i) = (0..n).find(|&i| app.buf[i] != pattern_byte(app.key_in, app.read + i as u64)) {
+                    if let Some(i) = (0..n)
+                        .find(|&i| app.buf[i] != pattern_byte(app.key_in, app.read + i as u64))
+                    {
                         failure = Some(format!(
                             "{} read a wrong octet at stream offset {}",
                             crate::trace::HOST_NAMES[app.host],
@@ -791,7 +862,8 @@ impl Sim<'_> {
             let advance = match step {
                 Step::WriteTo(total) => {
                     while app.written < total {
-                        let max = (total - app.written).min(u64::from(app.script.write_chunk)) as usize;
+                        let max =
+                            (total - app.written).min(u64::from(app.script.write_chunk)) as usize;
                         let n = app.chunks.random_range(1..=max.max(1));
                         fill_pattern(app.key_out, app.written, &mut app.buf[..n]);
                         match stack.send(now, id, &app.buf[..n]) {

@@ -52,7 +52,12 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed at {}", self.oracle, Instant::from_nanos(self.at_ns))?;
+        write!(
+            f,
+            "{} failed at {}",
+            self.oracle,
+            Instant::from_nanos(self.at_ns)
+        )?;
         if let Some(c) = &self.connection {
             write!(f, " on {c}")?;
         }

@@ -66,12 +66,15 @@ impl fmt::Display for Kind {
 impl FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            format!(
-                "unknown workload {s:?}; expected one of: {}",
-                Kind::ALL.map(Kind::name).join(", ")
-            )
-        })
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown workload {s:?}; expected one of: {}",
+                    Kind::ALL.map(Kind::name).join(", ")
+                )
+            })
     }
 }
 
@@ -184,10 +187,7 @@ impl Workload {
                 vec![ConnPlan {
                     client_port: port(0),
                     client: script(rng, vec![Step::WriteTo(req), Step::Close, Step::ReadToEof]),
-                    server: script(
-                        rng,
-                        vec![Step::ReadToEof, Step::WriteTo(resp), Step::Close],
-                    ),
+                    server: script(rng, vec![Step::ReadToEof, Step::WriteTo(resp), Step::Close]),
                     aborts: false,
                 }]
             }
@@ -197,11 +197,21 @@ impl Workload {
                     client_port: port(0),
                     client: script(
                         rng,
-                        vec![Step::WriteTo(x), Step::ReadTo(y), Step::Close, Step::ReadToEof],
+                        vec![
+                            Step::WriteTo(x),
+                            Step::ReadTo(y),
+                            Step::Close,
+                            Step::ReadToEof,
+                        ],
                     ),
                     server: script(
                         rng,
-                        vec![Step::WriteTo(y), Step::ReadTo(x), Step::Close, Step::ReadToEof],
+                        vec![
+                            Step::WriteTo(y),
+                            Step::ReadTo(x),
+                            Step::Close,
+                            Step::ReadToEof,
+                        ],
                     ),
                     aborts: false,
                 }]
@@ -268,8 +278,18 @@ impl Workload {
                 vec![Step::ReadToEof, Step::WriteTo(down), Step::Close],
             ),
             Kind::SimultaneousOpen | Kind::SimultaneousClose => (
-                vec![Step::WriteTo(up), Step::ReadTo(down), Step::Close, Step::ReadToEof],
-                vec![Step::WriteTo(down), Step::ReadTo(up), Step::Close, Step::ReadToEof],
+                vec![
+                    Step::WriteTo(up),
+                    Step::ReadTo(down),
+                    Step::Close,
+                    Step::ReadToEof,
+                ],
+                vec![
+                    Step::WriteTo(down),
+                    Step::ReadTo(up),
+                    Step::Close,
+                    Step::ReadToEof,
+                ],
             ),
             _ => (
                 vec![Step::WriteTo(up), Step::Close, Step::ReadToEof],
