@@ -123,30 +123,27 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
     let mut n = 2usize;
     while current.len() >= 2 {
         let chunk = current.len().div_ceil(n);
-        let mut reduced = false;
-        for i in 0..n {
+        // Try removing each of the n chunks (testing its complement).
+        let found = (0..n).find_map(|i| {
             let (lo, hi) = (i * chunk, ((i + 1) * chunk).min(current.len()));
             if lo >= hi {
-                continue;
+                return None;
             }
             let complement: Vec<_> = current[..lo]
                 .iter()
                 .chain(&current[hi..])
                 .cloned()
                 .collect();
-            if let Some(f) = fails(&complement, &mut runs) {
+            fails(&complement, &mut runs).map(|f| (complement, f))
+        });
+        match found {
+            Some((complement, f)) => {
                 current = complement;
                 last = f;
                 n = (n - 1).max(2);
-                reduced = true;
-                break;
             }
-        }
-        if !reduced {
-            if n >= current.len() {
-                break;
-            }
-            n = (n * 2).min(current.len());
+            None if n >= current.len() => break,
+            None => n = (n * 2).min(current.len()),
         }
     }
     // One at a time, until no single decision can go.

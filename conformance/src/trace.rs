@@ -175,7 +175,7 @@ pub fn notation(bytes: &[u8]) -> String {
 /// twice, and a corrupted copy is dropped by the receiver's checksum.
 pub fn render_rfc(events: &[TraceEvent]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "    {:<12}{:<52}{}", "TCP A", "", "TCP B");
+    let _ = writeln!(out, "    {:<64}TCP B", "TCP A");
     let mut sent: std::collections::BTreeMap<u64, (usize, String, Option<String>, String)> =
         std::collections::BTreeMap::new();
     let mut line = 0;
