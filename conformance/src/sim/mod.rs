@@ -791,9 +791,30 @@ impl Sim<'_> {
                 self.hosts[1].listener = None;
             }
         }
-        for k in 0..self.apps.len() {
-            self.drive_app(k);
+        // Applications react to each other within one instant (a `Sync` step releases its
+        // peer), so run them until none moves, a few passes at most.
+        for _ in 0..4 {
+            let before: Vec<usize> = self.apps.iter().map(|a| a.step).collect();
+            for k in 0..self.apps.len() {
+                self.drive_app(k);
+            }
+            if self.apps.iter().map(|a| a.step).eq(before) {
+                break;
+            }
         }
+    }
+
+    /// Whether the other side of connection `conn` has reached (or passed) its `Sync` step.
+    fn peer_synced(&self, k: usize) -> bool {
+        let me = &self.apps[k];
+        self.apps.iter().any(|a| {
+            a.conn == me.conn
+                && a.host != me.host
+                && a.script.steps[..a.step.min(a.script.steps.len())]
+                    .iter()
+                    .chain(a.script.steps.get(a.step))
+                    .any(|s| *s == Step::Sync)
+        })
     }
 
     fn conn_aborts(&self, conn: usize) -> bool {
@@ -804,6 +825,7 @@ impl Sim<'_> {
 
     fn drive_app(&mut self, k: usize) {
         let now = self.now;
+        let peer_synced = self.peer_synced(k);
         let app = &mut self.apps[k];
         let Some(id) = app.socket else {
             return;
@@ -874,6 +896,7 @@ impl Sim<'_> {
                     app.written >= total
                 }
                 Step::ReadTo(total) => app.read >= total,
+                Step::Sync => peer_synced,
                 Step::ReadToEof => {
                     if app.eof && app.read != app.expect {
                         failure = Some(format!(

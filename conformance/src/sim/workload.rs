@@ -87,6 +87,9 @@ pub enum Step {
     ReadTo(u64),
     /// Wait for the peer's FIN.
     ReadToEof,
+    /// Wait until the peer's application has reached its own `Sync` too: both then go on in
+    /// the same instant, which is how a simultaneous close is staged.
+    Sync,
     /// CLOSE.
     Close,
     /// ABORT.
@@ -193,26 +196,11 @@ impl Workload {
             }
             Kind::SimultaneousOpen | Kind::SimultaneousClose => {
                 let (x, y) = (size(rng, 65_536), size(rng, 65_536));
+                let (c, s) = exchange_then_close(kind, x, y);
                 vec![ConnPlan {
                     client_port: port(0),
-                    client: script(
-                        rng,
-                        vec![
-                            Step::WriteTo(x),
-                            Step::ReadTo(y),
-                            Step::Close,
-                            Step::ReadToEof,
-                        ],
-                    ),
-                    server: script(
-                        rng,
-                        vec![
-                            Step::WriteTo(y),
-                            Step::ReadTo(x),
-                            Step::Close,
-                            Step::ReadToEof,
-                        ],
-                    ),
+                    client: script(rng, c),
+                    server: script(rng, s),
                     aborts: false,
                 }]
             }
@@ -277,20 +265,7 @@ impl Workload {
                 vec![Step::WriteTo(up), Step::Close, Step::ReadToEof],
                 vec![Step::ReadToEof, Step::WriteTo(down), Step::Close],
             ),
-            Kind::SimultaneousOpen | Kind::SimultaneousClose => (
-                vec![
-                    Step::WriteTo(up),
-                    Step::ReadTo(down),
-                    Step::Close,
-                    Step::ReadToEof,
-                ],
-                vec![
-                    Step::WriteTo(down),
-                    Step::ReadTo(up),
-                    Step::Close,
-                    Step::ReadToEof,
-                ],
-            ),
+            Kind::SimultaneousOpen | Kind::SimultaneousClose => exchange_then_close(kind, up, down),
             _ => (
                 vec![Step::WriteTo(up), Step::Close, Step::ReadToEof],
                 vec![Step::WriteTo(down), Step::ReadToEof, Step::Close],
@@ -324,6 +299,23 @@ impl Workload {
             .map(|c| last_write(&c.client) + last_write(&c.server))
             .sum()
     }
+}
+
+/// Scripts that exchange `x` octets up and `y` down, then close; for a simultaneous close both
+/// sides close in the same instant, once both have read everything.
+fn exchange_then_close(kind: Kind, x: u64, y: u64) -> (Vec<Step>, Vec<Step>) {
+    let sync: &[Step] = if kind == Kind::SimultaneousClose {
+        &[Step::Sync]
+    } else {
+        &[]
+    };
+    let side = |w: u64, r: u64| {
+        let mut steps = vec![Step::WriteTo(w), Step::ReadTo(r)];
+        steps.extend_from_slice(sync);
+        steps.extend([Step::Close, Step::ReadToEof]);
+        steps
+    };
+    (side(x, y), side(y, x))
 }
 
 /// The octet at stream offset `i` of the stream keyed by `key`: a SplitMix64 of the 8-octet
