@@ -6,12 +6,14 @@
 //!   lines).
 //! - [`sweep`]: many seeds in parallel, with reports that do not depend on the thread count.
 //! - [`shrink`]: delta debugging over a failing run's fault decisions.
+//! - [`rfc`]: the RFC 793 and RFC 9293 transition tables, the generator, the comparison.
 //! - [`fuzzing`]: the bodies of the fuzz targets, shared with the stable corpus replay.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod fuzzing;
 pub mod planted;
+pub mod rfc;
 pub mod shrink;
 pub mod sim;
 pub mod sweep;

@@ -38,6 +38,24 @@ enum Command {
     Replay(ReplayArgs),
     /// Reduce a failing seed's faults to the fewest that still fail, and write a regression.
     Shrink(ShrinkArgs),
+    /// Generate a stack's RFC transition table, or compare it with the reference.
+    Table(TableArgs),
+}
+
+#[derive(Args, Debug)]
+struct TableArgs {
+    /// TCP profile: rfc9293 or rfc793.
+    #[arg(long, default_value = "rfc9293", value_parser = parse_profile)]
+    profile: synack_core::Profile,
+    /// Output: md (markdown), dot (Graphviz), or figures (the Figure 5/6 transitions).
+    #[arg(long, default_value = "md", value_parser = ["md", "dot", "figures"])]
+    format: String,
+    /// Compare with the reference table instead; exits 1 on an unexplained difference.
+    #[arg(long)]
+    diff: bool,
+    /// Print the reference table instead of the generated one.
+    #[arg(long, conflicts_with = "diff")]
+    reference: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -200,6 +218,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep(a)) => run_sweep(&a),
         Some(Command::Replay(a)) => replay(&a),
         Some(Command::Shrink(a)) => run_shrink(&a),
+        Some(Command::Table(a)) => table(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -364,6 +383,29 @@ fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     say!("still fails: {}", shrunk.failure);
     say!("wrote {}", path.display());
     Ok(true)
+}
+
+fn table(a: &TableArgs) -> Result<bool, String> {
+    use synack::rfc;
+    let reference = rfc::reference(a.profile)?;
+    if a.diff {
+        let generated = rfc::generate::generate_core(a.profile);
+        let c = rfc::compare(&reference, &generated, &rfc::deviations::for_profile(a.profile));
+        say!("{}", rfc::render_comparison(&c));
+        return Ok(c.passes());
+    }
+    let table = if a.reference {
+        reference
+    } else {
+        rfc::generate::generate_core(a.profile)
+    };
+    let text = match a.format.as_str() {
+        "dot" => rfc::render_dot(&table),
+        "figures" => rfc::figures::render(&table),
+        _ => rfc::render_markdown(&table),
+    };
+    say!("{text}");
+    Ok(table.unreachable.is_empty())
 }
 
 /// The process's peak resident set size, from Linux's /proc/self/status (VmHWM); `None`

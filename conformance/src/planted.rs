@@ -123,8 +123,8 @@ impl TcpStack for Planted {
     fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
         self.inner.abort(id)
     }
-    fn state(&self, id: SocketId) -> State {
-        self.inner.state(id)
+    fn status(&self, id: SocketId) -> Result<State, UserError> {
+        self.inner.status(id)
     }
     fn endpoints(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
         self.inner.endpoints(id)

@@ -468,7 +468,8 @@ impl Endpoint {
         remote: Option<SocketAddrV4>,
     ) -> Result<SocketId, UserError> {
         // §3.10.1 OPEN in a state other than CLOSED: "Return "error: connection already exists"."
-        if self.listeners.contains_key(&port) {
+        // A port that a listener or a connection already uses cannot take a passive OPEN.
+        if self.listeners.contains_key(&port) || self.conns.keys().any(|(p, _)| *p == port) {
             return Err(UserError::ConnectionAlreadyExists);
         }
         let id = self.new_id();

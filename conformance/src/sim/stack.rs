@@ -58,8 +58,12 @@ pub trait TcpStack {
     fn close(&mut self, id: SocketId) -> Result<(), UserError>;
     /// ABORT.
     fn abort(&mut self, id: SocketId) -> Result<(), UserError>;
-    /// STATUS: the socket's state, CLOSED once it is gone.
-    fn state(&self, id: SocketId) -> State;
+    /// STATUS (RFC 9293 §3.10.6): the socket's state, or "connection does not exist".
+    fn status(&self, id: SocketId) -> Result<State, UserError>;
+    /// The socket's state, CLOSED once it is gone.
+    fn state(&self, id: SocketId) -> State {
+        self.status(id).unwrap_or(State::Closed)
+    }
     /// The local and remote sockets of a connection.
     fn endpoints(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)>;
     /// The state of the connection between `local` and `remote`: LISTEN if only a listener
@@ -140,8 +144,8 @@ impl TcpStack for CoreStack {
     fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
         self.endpoint.abort(id)
     }
-    fn state(&self, id: SocketId) -> State {
-        self.endpoint.status(id).map_or(State::Closed, |s| s.state)
+    fn status(&self, id: SocketId) -> Result<State, UserError> {
+        self.endpoint.status(id).map(|s| s.state)
     }
     fn endpoints(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
         self.endpoint.status(id).ok().map(|s| (s.local, s.remote))

@@ -455,10 +455,11 @@ impl Tcb {
             // CLOSING: "if the ACK acknowledges our FIN, then enter the TIME-WAIT state;
             // otherwise, ignore the segment."
             State::Closing => {
-                if self.fin_acked() {
-                    self.start_time_wait(now, cause);
+                if !self.fin_acked() {
+                    return false;
                 }
-                return false;
+                // TIME-WAIT; the rest of the segment is processed in that state.
+                self.start_time_wait(now, cause);
             }
             // LAST-ACK: "If our FIN is now acknowledged, delete the TCB, enter the CLOSED state,
             // and return."
@@ -575,6 +576,14 @@ impl Tcb {
         if self.held_fin == Some(self.recv.next_offset()) && !self.fin_received {
             self.held_fin = None;
             self.process_fin(now, cause);
+        } else if fin && self.fin_received {
+            // A FIN after the peer's FIN, in CLOSE-WAIT, CLOSING, LAST-ACK or TIME-WAIT:
+            // "send an acknowledgment for the FIN" and, in TIME-WAIT, "Restart the 2 MSL
+            // time-wait timeout". RCV.NXT already covers the first FIN; the user was told then.
+            self.ack_due = true;
+            if self.state == State::TimeWait {
+                self.start_time_wait(now, cause);
+            }
         }
         if self.state == State::FinWait1 && self.fin_acked() {
             // The ACK step deferred FIN-WAIT-2 for a FIN that could not be processed yet.

@@ -185,6 +185,11 @@ impl Tcb {
             }
         }
         if matches!(self.state, State::SynSent | State::SynReceived) {
+            if self.state == State::SynReceived && self.ack_due {
+                // RFC 9293 §3.10.7.4 "First": an unacceptable segment (or a challenge) is
+                // answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, in SYN-RECEIVED too.
+                return Some(self.segment(self.snd_nxt, Flags::empty(), Vec::new()));
+            }
             return None;
         }
         if self.rtx_due {

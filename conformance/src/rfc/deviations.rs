@@ -1,0 +1,114 @@
+//! The deliberate differences between synack-core and the reference tables: each cell where
+//! synack-core does otherwise on purpose, with the reason and the sections of both RFCs.
+//! Anything else that differs fails the comparison.
+
+use synack_core::{Profile, State};
+
+use super::Event;
+
+/// One deliberate difference.
+#[derive(Clone, Debug)]
+pub struct Deviation {
+    /// Profiles it applies to.
+    pub profiles: &'static [Profile],
+    /// Row.
+    pub state: State,
+    /// Column.
+    pub event: Event,
+    /// What synack-core does, as a cell outcome (`next | sends | user`).
+    pub generated: &'static str,
+    /// Why, with RFC 793 and RFC 9293 citations.
+    pub reason: &'static str,
+}
+
+const BOTH: &[Profile] = &[Profile::Rfc9293, Profile::Rfc793];
+const RFC793: &[Profile] = &[Profile::Rfc793];
+
+/// Every deliberate difference of synack-core.
+pub const SYNACK_CORE: &[Deviation] = &[
+    Deviation {
+        profiles: BOTH,
+        state: State::Listen,
+        event: Event::ActiveOpen,
+        generated: "LISTEN | <SEQ=ISS><CTL=SYN> | ok",
+        reason: "A listener outlives its connections (the sockets model): an active OPEN on its \
+                 port makes a new connection in SYN-SENT and the listener stays in LISTEN, where \
+                 RFC 793 §3.9 OPEN and RFC 9293 §3.10.1 turn the listening TCB itself active.",
+    },
+    Deviation {
+        profiles: BOTH,
+        state: State::SynSent,
+        event: Event::RstAckAcceptable,
+        generated: "CLOSED | - | error: connection refused",
+        reason: "The user is told \"connection refused\", the name sockets APIs give a RST that \
+                 answers a SYN; RFC 793 §3.9 and RFC 9293 §3.10.7.3 word the same signal \
+                 \"connection reset\". The state and the segments are as the RFCs say.",
+    },
+    Deviation {
+        profiles: RFC793,
+        state: State::Listen,
+        event: Event::Send,
+        generated: "LISTEN | - | error: remote socket unspecified",
+        reason: "One error text serves both profiles: RFC 9293 §3.10.2 renamed RFC 793 §3.9's \
+                 \"foreign socket unspecified\" to \"remote socket unspecified\".",
+    },
+    Deviation {
+        profiles: RFC793,
+        state: State::SynReceived,
+        event: Event::SynInWindow,
+        generated: "CLOSED | <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> | -",
+        reason: "A connection still in SYN-RECEIVED after a passive OPEN has not been accepted, \
+                 so no user is there to receive RFC 793 §3.9's \"connection reset\" signal; the \
+                 reset and the state are as RFC 793 says (RFC 9293 §3.10.7.4 returns to LISTEN).",
+    },
+    Deviation {
+        profiles: RFC793,
+        state: State::SynReceived,
+        event: Event::SynAckAcceptable,
+        generated: "CLOSED | <SEQ=SEG.ACK><CTL=RST> | -",
+        reason: "As for the SYN in the window: no accepted user to signal (RFC 793 §3.9 fourth; \
+                 RFC 9293 §3.10.7.4 fourth).",
+    },
+    Deviation {
+        profiles: RFC793,
+        state: State::SynReceived,
+        event: Event::SynAckUnacceptable,
+        generated: "CLOSED | <SEQ=SEG.ACK><CTL=RST> | -",
+        reason: "As for the SYN in the window: no accepted user to signal (RFC 793 §3.9 fourth; \
+                 RFC 9293 §3.10.7.4 fourth).",
+    },
+    Deviation {
+        profiles: BOTH,
+        state: State::CloseWait,
+        event: Event::FinInSequence,
+        generated: "CLOSE-WAIT | <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> | -",
+        reason: "A FIN after the peer's FIN is acknowledged, but the user, told \"connection \
+                 closing\" at the first FIN, is not told again (RFC 793 §3.9 and RFC 9293 \
+                 §3.10.7.4 eighth signal on every FIN).",
+    },
+    Deviation {
+        profiles: BOTH,
+        state: State::Closing,
+        event: Event::FinInSequence,
+        generated: "TIME-WAIT | <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> | -",
+        reason: "A FIN after the peer's FIN is acknowledged, but the user is not told twice \
+                 (RFC 793 §3.9 and RFC 9293 §3.10.7.4 eighth).",
+    },
+    Deviation {
+        profiles: BOTH,
+        state: State::TimeWait,
+        event: Event::FinInSequence,
+        generated: "TIME-WAIT | <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> | -",
+        reason: "A FIN after the peer's FIN is acknowledged and restarts 2 MSL, but the user is \
+                 not told twice (RFC 793 §3.9 and RFC 9293 §3.10.7.4 eighth).",
+    },
+];
+
+/// The deviations of synack-core that apply to `profile`.
+pub fn for_profile(profile: Profile) -> Vec<Deviation> {
+    SYNACK_CORE
+        .iter()
+        .filter(|d| d.profiles.contains(&profile))
+        .cloned()
+        .collect()
+}
