@@ -390,7 +390,11 @@ fn table(a: &TableArgs) -> Result<bool, String> {
     let reference = rfc::reference(a.profile)?;
     if a.diff {
         let generated = rfc::generate::generate_core(a.profile);
-        let c = rfc::compare(&reference, &generated, &rfc::deviations::for_profile(a.profile));
+        let c = rfc::compare(
+            &reference,
+            &generated,
+            &rfc::deviations::for_profile(a.profile),
+        );
         say!("{}", rfc::render_comparison(&c));
         return Ok(c.passes());
     }

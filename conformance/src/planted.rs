@@ -100,6 +100,9 @@ impl TcpStack for Planted {
     fn listen(&mut self, port: u16) -> Result<SocketId, UserError> {
         self.inner.listen(port)
     }
+    fn listen_to(&mut self, port: u16, remote: SocketAddrV4) -> Result<SocketId, UserError> {
+        self.inner.listen_to(port, remote)
+    }
     fn connect(
         &mut self,
         now: Instant,

@@ -502,6 +502,17 @@ impl Endpoint {
         if self.conns.contains_key(&(port, remote)) {
             return Err(UserError::ConnectionAlreadyExists);
         }
+        // §3.10.1 LISTEN: "If the OPEN call is active and the remote socket is specified, then
+        // change the connection from passive to active": a listener for exactly this remote
+        // becomes the connection.
+        if let Some(&lid) = self.listeners.get(&port) {
+            if matches!(self.sockets.get(&lid), Some(Socket::Listener(l)) if l.remote == Some(remote))
+            {
+                self.activate_listener(now, lid, UserCall::ActiveOpen)?;
+                self.after_call(lid);
+                return Ok(lid);
+            }
+        }
         let local = SocketAddrV4::new(self.addr, port);
         let iss = self.isn.isn(now, local, remote);
         let id = self.new_id();
@@ -518,6 +529,44 @@ impl Endpoint {
         self.conns.insert((port, remote), id);
         self.after_call(id);
         Ok(id)
+    }
+
+    /// Turns a fully specified passive OPEN into an active one (RFC 9293 §3.10.1 and §3.10.2,
+    /// LISTEN): the listener becomes a connection in SYN-SENT under the same id.
+    fn activate_listener(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        call: UserCall,
+    ) -> Result<(), UserError> {
+        let Some(Socket::Listener(l)) = self.sockets.get(&id) else {
+            return Err(UserError::NotListening);
+        };
+        let Some(remote) = l.remote else {
+            return Err(UserError::RemoteSocketUnspecified);
+        };
+        let port = l.port;
+        if !l.embryonic.is_empty()
+            || !l.ready.is_empty()
+            || self.conns.contains_key(&(port, remote))
+        {
+            return Err(UserError::ConnectionAlreadyExists);
+        }
+        let local = SocketAddrV4::new(self.addr, port);
+        let iss = self.isn.isn(now, local, remote);
+        let mut tcb = Tcb::new(
+            &self.config,
+            local,
+            remote,
+            iss,
+            Origin::Active,
+            State::Listen,
+        );
+        tcb.open_active(iss, call);
+        self.listeners.remove(&port);
+        self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
+        self.conns.insert((port, remote), id);
+        Ok(())
     }
 
     /// The next established connection of a listener, if any.
@@ -543,36 +592,16 @@ impl Endpoint {
         // RFC 9293 §3.10.2 SEND: CLOSED, LISTEN, or a connection's own state.
         match self.sockets.get_mut(&id) {
             None => Err(UserError::ConnectionDoesNotExist),
-            Some(Socket::Listener(l)) => {
+            Some(Socket::Listener(_)) => {
                 // §3.10.2 LISTEN: "If the remote socket is specified, then change the connection
                 // from passive to active, select an ISS. Send a SYN segment ... Enter SYN-SENT
                 // state. ... If the remote socket was not specified, then return "error: remote
                 // socket unspecified"."
-                let Some(remote) = l.remote else {
-                    return Err(UserError::RemoteSocketUnspecified);
+                self.activate_listener(now, id, UserCall::Send)?;
+                let n = match self.sockets.get_mut(&id) {
+                    Some(Socket::Conn(tcb)) => tcb.send(data)?,
+                    _ => 0,
                 };
-                if !l.embryonic.is_empty() || !l.ready.is_empty() {
-                    return Err(UserError::ConnectionAlreadyExists);
-                }
-                let port = l.port;
-                if self.conns.contains_key(&(port, remote)) {
-                    return Err(UserError::ConnectionAlreadyExists);
-                }
-                let local = SocketAddrV4::new(self.addr, port);
-                let iss = self.isn.isn(now, local, remote);
-                let mut tcb = Tcb::new(
-                    &self.config,
-                    local,
-                    remote,
-                    iss,
-                    Origin::Active,
-                    State::Listen,
-                );
-                tcb.open_active(iss, UserCall::Send);
-                let n = tcb.send(data)?;
-                self.listeners.remove(&port);
-                self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
-                self.conns.insert((port, remote), id);
                 self.after_call(id);
                 Ok(n)
             }

@@ -28,29 +28,12 @@ const RFC793: &[Profile] = &[Profile::Rfc793];
 pub const SYNACK_CORE: &[Deviation] = &[
     Deviation {
         profiles: BOTH,
-        state: State::Listen,
-        event: Event::ActiveOpen,
-        generated: "LISTEN | <SEQ=ISS><CTL=SYN> | ok",
-        reason: "A listener outlives its connections (the sockets model): an active OPEN on its \
-                 port makes a new connection in SYN-SENT and the listener stays in LISTEN, where \
-                 RFC 793 §3.9 OPEN and RFC 9293 §3.10.1 turn the listening TCB itself active.",
-    },
-    Deviation {
-        profiles: BOTH,
         state: State::SynSent,
         event: Event::RstAckAcceptable,
         generated: "CLOSED | - | error: connection refused",
         reason: "The user is told \"connection refused\", the name sockets APIs give a RST that \
                  answers a SYN; RFC 793 §3.9 and RFC 9293 §3.10.7.3 word the same signal \
                  \"connection reset\". The state and the segments are as the RFCs say.",
-    },
-    Deviation {
-        profiles: RFC793,
-        state: State::Listen,
-        event: Event::Send,
-        generated: "LISTEN | - | error: remote socket unspecified",
-        reason: "One error text serves both profiles: RFC 9293 §3.10.2 renamed RFC 793 §3.9's \
-                 \"foreign socket unspecified\" to \"remote socket unspecified\".",
     },
     Deviation {
         profiles: RFC793,
@@ -88,9 +71,9 @@ pub const SYNACK_CORE: &[Deviation] = &[
     },
     Deviation {
         profiles: BOTH,
-        state: State::Closing,
+        state: State::LastAck,
         event: Event::FinInSequence,
-        generated: "TIME-WAIT | <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> | -",
+        generated: "LAST-ACK | <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> | -",
         reason: "A FIN after the peer's FIN is acknowledged, but the user is not told twice \
                  (RFC 793 §3.9 and RFC 9293 §3.10.7.4 eighth).",
     },

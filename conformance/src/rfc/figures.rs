@@ -53,7 +53,11 @@ pub const FIGURE_5_EXTRA: [Arrow; 1] = [arrow(SynReceived, Listen, "rcv RST (not
 
 /// Every arrow of Figure 5 (which includes Figure 6's).
 pub fn figure_5() -> Vec<Arrow> {
-    FIGURE_6.iter().chain(FIGURE_5_EXTRA.iter()).copied().collect()
+    FIGURE_6
+        .iter()
+        .chain(FIGURE_5_EXTRA.iter())
+        .copied()
+        .collect()
 }
 
 /// The arrows with the table cells that take each, as a review document.
@@ -64,7 +68,10 @@ pub fn render(table: &Table) -> String {
         "# RFC 793 Figure 6 and RFC 9293 Figure 5 transitions in the {} table of {}\n",
         table.profile, table.source
     );
-    let _ = writeln!(out, "| from | to | label | cells that take it |\n|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| from | to | label | cells that take it |\n|---|---|---|---|"
+    );
     for a in figure_5() {
         let cells: Vec<String> = table
             .cells
@@ -72,14 +79,22 @@ pub fn render(table: &Table) -> String {
             .filter(|((s, _), c)| *s == a.from && c.next == Some(a.to))
             .map(|((_, e), _)| e.name().to_string())
             .collect();
-        let figure = if FIGURE_5_EXTRA.contains(&a) { " (Figure 5 only)" } else { "" };
+        let figure = if FIGURE_5_EXTRA.contains(&a) {
+            " (Figure 5 only)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "| {} | {} | {}{figure} | {} |",
             a.from,
             a.to,
             a.label,
-            if cells.is_empty() { "**none**".to_string() } else { cells.join(", ") }
+            if cells.is_empty() {
+                "**none**".to_string()
+            } else {
+                cells.join(", ")
+            }
         );
     }
     let _ = writeln!(

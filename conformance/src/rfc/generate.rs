@@ -4,9 +4,10 @@
 //! events, playing the peer (TCP B, at 10.0.0.2:2000) by hand-built segments, along these paths:
 //!
 //! - CLOSED: nothing (no TCB).
-//! - LISTEN: passive OPEN.
+//! - LISTEN: passive OPEN naming B as the remote socket (fully specified, so that SEND and an
+//!   active OPEN can turn it active, RFC 9293 §3.10.1–3.10.2).
 //! - SYN-SENT: active OPEN; A's SYN is not answered.
-//! - SYN-RECEIVED: passive OPEN, then B's SYN.
+//! - SYN-RECEIVED: the passive OPEN of LISTEN, then B's SYN.
 //! - ESTABLISHED: active OPEN, B's SYN,ACK, A's ACK.
 //! - FIN-WAIT-1: ESTABLISHED, then CLOSE; A's FIN is not acknowledged.
 //! - FIN-WAIT-2: FIN-WAIT-1, then B's ACK of the FIN.
@@ -25,7 +26,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader};
-use synack_core::{Config, Event as StackEvent, Instant, Profile, SeqNum, SocketId, State, UserError};
+use synack_core::{
+    Config, Event as StackEvent, Instant, Profile, SeqNum, SocketId, State, UserError,
+};
 
 use super::{Cell, Event, Table};
 use crate::sim::stack::TcpStack;
@@ -64,7 +67,9 @@ struct Injected {
 
 impl Injected {
     fn seg_len(&self) -> u32 {
-        self.len + u32::from(self.flags.contains(Flags::SYN)) + u32::from(self.flags.contains(Flags::FIN))
+        self.len
+            + u32::from(self.flags.contains(Flags::SYN))
+            + u32::from(self.flags.contains(Flags::FIN))
     }
 }
 
@@ -103,7 +108,11 @@ impl Driver {
                     .wrapping_add(len)
                     .wrapping_add(u32::from(flags.contains(Flags::SYN)))
                     .wrapping_add(u32::from(flags.contains(Flags::FIN)));
-                if SeqNum(self.vars.snd_nxt).lt(SeqNum(end)) || self.vars.iss == Some(seq) && flags.contains(Flags::SYN) && self.vars.snd_nxt == 0 {
+                if SeqNum(self.vars.snd_nxt).lt(SeqNum(end))
+                    || self.vars.iss == Some(seq)
+                        && flags.contains(Flags::SYN)
+                        && self.vars.snd_nxt == 0
+                {
                     self.vars.snd_nxt = end;
                 }
                 if self.vars.snd_una == 0 {
@@ -119,7 +128,13 @@ impl Driver {
     }
 
     fn inject(&mut self, seg: Injected) {
-        let mut tcp = TcpHeader::new(B.port(), A_PORT, SeqNum(seg.seq), SeqNum(seg.ack), seg.flags);
+        let mut tcp = TcpHeader::new(
+            B.port(),
+            A_PORT,
+            SeqNum(seg.seq),
+            SeqNum(seg.ack),
+            seg.flags,
+        );
         tcp.window = 8192;
         let payload = vec![0x42; seg.len as usize];
         let packet = Packet {
@@ -140,7 +155,12 @@ impl Driver {
 
     /// B acknowledges up to `ack`, after which A's SND.UNA is there.
     fn ack_from_b(&mut self, seq: u32, ack: u32, flags: Flags) {
-        self.inject(Injected { seq, ack, flags, len: 0 });
+        self.inject(Injected {
+            seq,
+            ack,
+            flags,
+            len: 0,
+        });
         if flags.contains(Flags::ACK) {
             self.vars.snd_una = ack;
         }
@@ -171,24 +191,42 @@ fn drive(factory: Factory<'_>, config: Config, target: State) -> Result<Driver, 
     let fin_wait_1 = |d: &mut Driver| -> Result<(), String> {
         establish(d)?;
         let id = d.subject.ok_or("no connection")?;
-        d.stack.close(id).map_err(|e| format!("CLOSE refused: {e}"))?;
+        d.stack
+            .close(id)
+            .map_err(|e| format!("CLOSE refused: {e}"))?;
         d.collect();
         Ok(())
     };
     match target {
         State::Closed => {}
         State::Listen => {
-            d.subject = Some(d.stack.listen(A_PORT).map_err(|e| format!("passive OPEN refused: {e}"))?);
+            d.subject = Some(
+                d.stack
+                    .listen_to(A_PORT, B)
+                    .map_err(|e| format!("passive OPEN refused: {e}"))?,
+            );
         }
         State::SynSent => active(&mut d)?,
         State::SynReceived => {
-            d.subject = Some(d.stack.listen(A_PORT).map_err(|e| format!("passive OPEN refused: {e}"))?);
-            d.inject(Injected { seq: B_ISS, ack: 0, flags: Flags::SYN, len: 0 });
+            d.subject = Some(
+                d.stack
+                    .listen_to(A_PORT, B)
+                    .map_err(|e| format!("passive OPEN refused: {e}"))?,
+            );
+            d.inject(Injected {
+                seq: B_ISS,
+                ack: 0,
+                flags: Flags::SYN,
+                len: 0,
+            });
             d.vars.rcv_nxt = Some(b_next_after_syn);
             d.collect();
             // The connection is the TCB that left LISTEN.
             let t = d.stack.drain_transitions();
-            if let Some(tr) = t.iter().find(|t| t.from == State::Listen && t.to == State::SynReceived) {
+            if let Some(tr) = t
+                .iter()
+                .find(|t| t.from == State::Listen && t.to == State::SynReceived)
+            {
                 d.subject = Some(tr.socket);
             }
         }
@@ -213,7 +251,9 @@ fn drive(factory: Factory<'_>, config: Config, target: State) -> Result<Driver, 
             d.collect();
             if target == State::LastAck {
                 let id = d.subject.ok_or("no connection")?;
-                d.stack.close(id).map_err(|e| format!("CLOSE refused: {e}"))?;
+                d.stack
+                    .close(id)
+                    .map_err(|e| format!("CLOSE refused: {e}"))?;
                 d.collect();
             }
         }
@@ -239,16 +279,47 @@ fn drive(factory: Factory<'_>, config: Config, target: State) -> Result<Driver, 
 /// The segment of a segment event, relative to A's variables.
 fn segment_for(event: Event, state: State, v: &Vars) -> Injected {
     let known = matches!(state, State::Closed | State::Listen | State::SynSent);
-    let rcv_nxt = if known { B_ISS } else { v.rcv_nxt.unwrap_or(B_ISS) };
-    let snd_nxt = if state == State::Closed || state == State::Listen { NO_ACK } else { v.snd_nxt };
-    let snd_una = if state == State::Closed || state == State::Listen { NO_ACK } else { v.snd_una };
+    let rcv_nxt = if known {
+        B_ISS
+    } else {
+        v.rcv_nxt.unwrap_or(B_ISS)
+    };
+    let snd_nxt = if state == State::Closed || state == State::Listen {
+        NO_ACK
+    } else {
+        v.snd_nxt
+    };
+    let snd_una = if state == State::Closed || state == State::Listen {
+        NO_ACK
+    } else {
+        v.snd_una
+    };
     let beyond = rcv_nxt.wrapping_add(v.rcv_wnd.max(1)).wrapping_add(1000);
-    let seg = |seq: u32, ack: u32, flags: Flags, len: u32| Injected { seq, ack, flags, len };
+    let seg = |seq: u32, ack: u32, flags: Flags, len: u32| Injected {
+        seq,
+        ack,
+        flags,
+        len,
+    };
     match event {
-        Event::SynInWindow => seg(if known { rcv_nxt } else { rcv_nxt.wrapping_add(1) }, 0, Flags::SYN, 0),
+        Event::SynInWindow => seg(
+            if known {
+                rcv_nxt
+            } else {
+                rcv_nxt.wrapping_add(1)
+            },
+            0,
+            Flags::SYN,
+            0,
+        ),
         Event::SynOutsideWindow => seg(if known { rcv_nxt } else { beyond }, 0, Flags::SYN, 0),
         Event::SynAckAcceptable => seg(rcv_nxt, snd_nxt, Flags::SYN | Flags::ACK, 0),
-        Event::SynAckUnacceptable => seg(rcv_nxt, snd_nxt.wrapping_add(1000), Flags::SYN | Flags::ACK, 0),
+        Event::SynAckUnacceptable => seg(
+            rcv_nxt,
+            snd_nxt.wrapping_add(1000),
+            Flags::SYN | Flags::ACK,
+            0,
+        ),
         Event::AckAcceptable => seg(rcv_nxt, snd_nxt, Flags::ACK, 0),
         Event::AckDuplicate => seg(rcv_nxt, snd_una, Flags::ACK, 0),
         Event::AckOfUnsent => seg(rcv_nxt, snd_nxt.wrapping_add(1000), Flags::ACK, 0),
@@ -256,7 +327,7 @@ fn segment_for(event: Event, state: State, v: &Vars) -> Injected {
         Event::RstInWindow => seg(rcv_nxt.wrapping_add(10), 0, Flags::RST, 0),
         Event::RstOutsideWindow => seg(beyond, 0, Flags::RST, 0),
         Event::RstAckAcceptable => seg(rcv_nxt, snd_nxt, Flags::RST | Flags::ACK, 0),
-        Event::FinInSequence => seg(rcv_nxt, snd_nxt, Flags::FIN | Flags::ACK, 0),
+        Event::FinInSequence => seg(rcv_nxt, snd_una, Flags::FIN | Flags::ACK, 0),
         Event::DataInSequence => seg(rcv_nxt, snd_nxt, Flags::ACK, 10),
         Event::DataOutsideWindow => seg(beyond, snd_nxt, Flags::ACK, 10),
         _ => seg(rcv_nxt, snd_nxt, Flags::ACK, 10), // NoAck is built by the caller
@@ -264,7 +335,14 @@ fn segment_for(event: Event, state: State, v: &Vars) -> Injected {
 }
 
 /// A's segment, in the RFC's notation, relative to A's variables before the event.
-fn symbolic(flags: Flags, seq: u32, ack: u32, len: u32, v: &Vars, inj: Option<&Injected>) -> String {
+fn symbolic(
+    flags: Flags,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    v: &Vars,
+    inj: Option<&Injected>,
+) -> String {
     let seq_name = if flags.contains(Flags::RST) {
         match inj {
             Some(i) if i.flags.contains(Flags::ACK) && seq == i.ack => "SEG.ACK".to_string(),
@@ -286,7 +364,9 @@ fn symbolic(flags: Flags, seq: u32, ack: u32, len: u32, v: &Vars, inj: Option<&I
     if flags.contains(Flags::ACK) {
         let ack_name = match (v.rcv_nxt, inj) {
             (Some(r), _) if ack == r => "RCV.NXT".to_string(),
-            (Some(r), Some(i)) if ack == i.seq.wrapping_add(i.seg_len()) && i.seq == r => "RCV.NXT".to_string(),
+            (Some(r), Some(i)) if ack == i.seq.wrapping_add(i.seg_len()) && i.seq == r => {
+                "RCV.NXT".to_string()
+            }
             (_, Some(i)) if ack == i.seq.wrapping_add(i.seg_len()) => "SEG.SEQ+SEG.LEN".to_string(),
             _ => ack.to_string(),
         };
@@ -323,7 +403,9 @@ fn apply(d: &mut Driver, state: State, event: Event) -> Option<Cell> {
     let mut result: Option<Result<String, UserError>> = None;
     let mut injected = None;
     match event {
-        Event::ActiveOpen => result = Some(d.stack.connect(d.now, B, Some(A_PORT)).map(|_| "ok".into())),
+        Event::ActiveOpen => {
+            result = Some(d.stack.connect(d.now, B, Some(A_PORT)).map(|_| "ok".into()))
+        }
         Event::PassiveOpen => result = Some(d.stack.listen(A_PORT).map(|_| "ok".into())),
         Event::Send => result = Some(d.stack.send(d.now, id, b"hello").map(|_| "ok".into())),
         Event::Receive => result = Some(d.stack.recv(id, &mut [0u8; 64]).map(|_| "ok".into())),
@@ -338,7 +420,11 @@ fn apply(d: &mut Driver, state: State, event: Event) -> Option<Cell> {
         }
         Event::RetransmissionTimeout | Event::UserTimeout => {
             // The first timer, if it runs within the largest RTO (60 s).
-            if let Some(t) = d.stack.poll_timeout().filter(|t| *t <= d.now + Duration::from_secs(60)) {
+            if let Some(t) = d
+                .stack
+                .poll_timeout()
+                .filter(|t| *t <= d.now + Duration::from_secs(60))
+            {
                 d.now = t;
                 d.stack.handle_timeout(t);
             }
@@ -355,7 +441,12 @@ fn apply(d: &mut Driver, state: State, event: Event) -> Option<Cell> {
         }
         Event::NoAck => {
             let rcv_nxt = before.rcv_nxt.unwrap_or(B_ISS);
-            let seg = Injected { seq: rcv_nxt, ack: 0, flags: Flags::empty(), len: 10 };
+            let seg = Injected {
+                seq: rcv_nxt,
+                ack: 0,
+                flags: Flags::empty(),
+                len: 10,
+            };
             d.inject(seg);
             injected = Some(seg);
         }
@@ -428,7 +519,10 @@ pub fn generate(profile: Profile, name: &str, factory: Factory<'_>) -> Table {
             };
             match drive(factory, config, state) {
                 Err(why) => {
-                    if !unreachable.iter().any(|(s, _): &(State, String)| *s == state) {
+                    if !unreachable
+                        .iter()
+                        .any(|(s, _): &(State, String)| *s == state)
+                    {
                         unreachable.push((state, why));
                     }
                 }

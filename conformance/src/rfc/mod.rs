@@ -57,7 +57,7 @@ pub enum Event {
     RstOutsideWindow,
     /// A RST,ACK at RCV.NXT acknowledging SND.NXT.
     RstAckAcceptable,
-    /// A FIN,ACK at RCV.NXT acknowledging SND.NXT.
+    /// A FIN,ACK at RCV.NXT acknowledging SND.UNA (nothing new).
     FinInSequence,
     /// Ten octets at RCV.NXT, acknowledging SND.NXT.
     DataInSequence,
@@ -170,7 +170,11 @@ impl Cell {
             } else {
                 self.sends.join(" ; ")
             },
-            if self.user.is_empty() { "-" } else { &self.user }
+            if self.user.is_empty() {
+                "-"
+            } else {
+                &self.user
+            }
         )
     }
 }
@@ -205,7 +209,10 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
     if base.is_some() {
         // Inherited cells hold for this RFC at the same step of its event processing.
         for cell in cells.values_mut() {
-            cell.section = format!("RFC 793 §3.9 (as RFC 9293 {})", cell.section.trim_start_matches("RFC 9293 "));
+            cell.section = format!(
+                "RFC 793 §3.9 (as RFC 9293 {})",
+                cell.section.trim_start_matches("RFC 9293 ")
+            );
         }
     }
     for (i, raw) in text.lines().enumerate() {
@@ -216,10 +223,16 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
         let at = || format!("{name}:{}", i + 1);
         let fields: Vec<&str> = line.split('|').map(str::trim).collect();
         let [state, event, next, sends, user, section] = fields[..] else {
-            return Err(format!("{}: expected 6 fields separated by |, got {}", at(), fields.len()));
+            return Err(format!(
+                "{}: expected 6 fields separated by |, got {}",
+                at(),
+                fields.len()
+            ));
         };
-        let state = parse_state(state).ok_or_else(|| format!("{}: unknown state {state:?}", at()))?;
-        let event = parse_event(event).ok_or_else(|| format!("{}: unknown event {event:?}", at()))?;
+        let state =
+            parse_state(state).ok_or_else(|| format!("{}: unknown state {state:?}", at()))?;
+        let event =
+            parse_event(event).ok_or_else(|| format!("{}: unknown event {event:?}", at()))?;
         let next = match next {
             "=" => Some(state),
             "n/a" => None,
@@ -230,13 +243,25 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
         } else {
             sends.split(';').map(|s| s.trim().to_string()).collect()
         };
-        let user = if user == "-" { String::new() } else { user.to_string() };
+        let user = if user == "-" {
+            String::new()
+        } else {
+            user.to_string()
+        };
         let section = if section.starts_with("RFC ") {
             section.to_string()
         } else {
             format!("{prefix}{section}")
         };
-        cells.insert((state, event), Cell { next, sends, user, section });
+        cells.insert(
+            (state, event),
+            Cell {
+                next,
+                sends,
+                user,
+                section,
+            },
+        );
     }
     for s in State::ALL {
         for e in Event::ALL {
@@ -255,10 +280,20 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
 
 /// The reference table of a profile.
 pub fn reference(profile: Profile) -> Result<Table, String> {
-    let rfc9293 = parse(RFC9293_TABLE, "conformance/rfc/rfc9293.table", None, "RFC 9293 ")?;
+    let rfc9293 = parse(
+        RFC9293_TABLE,
+        "conformance/rfc/rfc9293.table",
+        None,
+        "RFC 9293 ",
+    )?;
     let mut table = match profile {
         Profile::Rfc9293 => rfc9293,
-        Profile::Rfc793 => parse(RFC793_TABLE, "conformance/rfc/rfc793.table", Some(&rfc9293), "RFC 793 ")?,
+        Profile::Rfc793 => parse(
+            RFC793_TABLE,
+            "conformance/rfc/rfc793.table",
+            Some(&rfc9293),
+            "RFC 793 ",
+        )?,
     };
     table.profile = profile.name().to_string();
     Ok(table)
@@ -307,7 +342,11 @@ impl Comparison {
 }
 
 /// Compares cell by cell; `allowed` lists the deliberate differences that apply.
-pub fn compare(reference: &Table, generated: &Table, allowed: &[deviations::Deviation]) -> Comparison {
+pub fn compare(
+    reference: &Table,
+    generated: &Table,
+    allowed: &[deviations::Deviation],
+) -> Comparison {
     let mut agree = 0;
     let mut differences = Vec::new();
     for (&(state, event), r) in &reference.cells {
@@ -345,7 +384,11 @@ pub fn compare(reference: &Table, generated: &Table, allowed: &[deviations::Devi
 /// The table as markdown: a section per state, a row per event.
 pub fn render_markdown(table: &Table) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Transition table: {} ({})\n", table.profile, table.source);
+    let _ = writeln!(
+        out,
+        "# Transition table: {} ({})\n",
+        table.profile, table.source
+    );
     let _ = writeln!(
         out,
         "Segments are written relative to the connection's variables before the event; `=` means \
@@ -361,7 +404,10 @@ pub fn render_markdown(table: &Table) -> String {
         let _ = writeln!(out, "## {state}\n");
         let with_section = table.cells.values().any(|c| !c.section.is_empty());
         if with_section {
-            let _ = writeln!(out, "| event | next | sends | user | RFC |\n|---|---|---|---|---|");
+            let _ = writeln!(
+                out,
+                "| event | next | sends | user | RFC |\n|---|---|---|---|---|"
+            );
         } else {
             let _ = writeln!(out, "| event | next | sends | user |\n|---|---|---|---|");
         }
@@ -377,11 +423,19 @@ pub fn render_markdown(table: &Table) -> String {
             let sends = if c.sends.is_empty() {
                 "—".to_string()
             } else {
-                c.sends.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join("<br>")
+                c.sends
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
             };
             let user = if c.user.is_empty() { "—" } else { &c.user };
             if with_section {
-                let _ = writeln!(out, "| {event} | {next} | {sends} | {user} | {} |", c.section);
+                let _ = writeln!(
+                    out,
+                    "| {event} | {next} | {sends} | {user} | {} |",
+                    c.section
+                );
             } else {
                 let _ = writeln!(out, "| {event} | {next} | {sends} | {user} |");
             }
@@ -404,12 +458,19 @@ pub fn render_dot(table: &Table) -> String {
     }
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{} {}\" {{", table.profile, table.source);
-    let _ = writeln!(out, "  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];");
+    let _ = writeln!(
+        out,
+        "  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];"
+    );
     for s in State::ALL {
         let _ = writeln!(out, "  \"{s}\";");
     }
     for ((from, to), events) in edges {
-        let _ = writeln!(out, "  \"{from}\" -> \"{to}\" [label=\"{}\"];", events.join("\\n"));
+        let _ = writeln!(
+            out,
+            "  \"{from}\" -> \"{to}\" [label=\"{}\"];",
+            events.join("\\n")
+        );
     }
     let _ = writeln!(out, "}}");
     out

@@ -39,8 +39,11 @@ pub trait TcpStack {
     /// Sockets that still exist (listeners and connections not yet CLOSED).
     fn live_sockets(&self) -> usize;
 
-    /// Passive OPEN.
+    /// Passive OPEN, from any remote socket.
     fn listen(&mut self, port: u16) -> Result<SocketId, UserError>;
+    /// Passive OPEN that names its remote socket (fully specified), which SEND or an active
+    /// OPEN can turn active.
+    fn listen_to(&mut self, port: u16, remote: SocketAddrV4) -> Result<SocketId, UserError>;
     /// Active OPEN.
     fn connect(
         &mut self,
@@ -120,6 +123,9 @@ impl TcpStack for CoreStack {
     }
     fn listen(&mut self, port: u16) -> Result<SocketId, UserError> {
         self.endpoint.listen(port)
+    }
+    fn listen_to(&mut self, port: u16, remote: SocketAddrV4) -> Result<SocketId, UserError> {
+        self.endpoint.listen_from(port, Some(remote))
     }
     fn connect(
         &mut self,
