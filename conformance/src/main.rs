@@ -307,6 +307,17 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
             ""
         }
     );
+    let c = &report.coverage;
+    say!(
+        "coverage: {} of 20 Figure 5 transitions never exercised{}; {} of 275 table cells exercised",
+        c.figure_5_never.len(),
+        if c.figure_5_never.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.figure_5_never.join("; "))
+        },
+        c.cells_exercised
+    );
     say!("{} passed, {} failed", report.passed, report.failed);
     Ok(report.failed == 0)
 }

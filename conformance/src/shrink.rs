@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sim::faults::{self, Decision, PacketKey, Schedule};
 use crate::sim::oracle::{Failure, Oracle};
-use crate::sim::workload::Kind;
+use crate::sim::workload::Workload;
 use crate::sim::{self, RunSpec, StackFactory};
 use crate::sweep::run_caught;
 use crate::trace::TraceOptions;
@@ -25,8 +25,9 @@ pub struct Regression {
     pub faults: String,
     /// TCP profile name.
     pub profile: String,
-    /// Workload kind, if it was fixed.
-    pub workload: Option<String>,
+    /// The workload, in full, so that the file replays the same run however workloads come to
+    /// be drawn later.
+    pub workload: Workload,
     /// Largest drawn transfer.
     pub max_bytes: u64,
     /// The oracle that failed, and how.
@@ -40,14 +41,9 @@ impl Regression {
     pub fn spec(&self) -> Result<RunSpec, String> {
         let faults: faults::Profile = self.faults.parse()?;
         let profile = parse_profile(&self.profile)?;
-        let workload = self
-            .workload
-            .as_deref()
-            .map(str::parse::<Kind>)
-            .transpose()?;
         Ok(RunSpec {
             profile,
-            workload,
+            fixed: Some(self.workload.clone()),
             max_bytes: self.max_bytes,
             schedule: Some(self.schedule.iter().cloned().collect()),
             ..RunSpec::new(self.seed, faults)
@@ -81,6 +77,8 @@ pub struct Shrunk {
     pub schedule: Schedule,
     /// The failure the minimal schedule produces.
     pub failure: Failure,
+    /// The workload that ran.
+    pub workload: Workload,
     /// Runs it took.
     pub runs: usize,
 }
@@ -164,6 +162,7 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
         }
     }
     Ok(Shrunk {
+        workload: first.plan,
         original,
         schedule: current.into_iter().collect(),
         failure: last,
@@ -192,7 +191,7 @@ pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<P
         seed: spec.seed,
         faults: spec.faults.name().to_string(),
         profile: spec.profile.name().to_string(),
-        workload: spec.workload.map(|k| k.name().to_string()),
+        workload: shrunk.workload.clone(),
         max_bytes: spec.max_bytes,
         failure: shrunk.failure.to_string(),
         schedule: shrunk

@@ -9,9 +9,13 @@ use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::collections::BTreeMap;
+
 use rayon::prelude::*;
 use serde::Serialize;
-use synack_core::Instant;
+use synack_core::{Instant, State};
+
+use crate::rfc::{figures, Event};
 
 use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::{self, faults, workload::Kind, RunResult, RunSpec, StackFactory};
@@ -55,6 +59,12 @@ pub struct SeedOutcome {
     pub end_ns: u64,
     /// The failure, if the seed failed.
     pub failure: Option<Failure>,
+    /// State changes seen, for the coverage report.
+    #[serde(skip)]
+    pub transitions: BTreeMap<(State, State), u64>,
+    /// Reference-table cells exercised, for the coverage report.
+    #[serde(skip)]
+    pub cells: BTreeMap<(State, Event), u64>,
 }
 
 /// A sweep's report.
@@ -76,8 +86,68 @@ pub struct SweepReport {
     pub failed: usize,
     /// Packets sent in all runs.
     pub packets: u64,
+    /// Which transitions and reference-table cells the sweep exercised, and how often.
+    pub coverage: Coverage,
     /// Every seed, in order.
     pub outcomes: Vec<SeedOutcome>,
+}
+
+/// What a sweep exercised.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Coverage {
+    /// Figure 5 transitions (`FROM -> TO`) with how often each happened; 0 for never.
+    pub figure_5: BTreeMap<String, u64>,
+    /// Figure 6 transitions never exercised.
+    pub figure_6_never: Vec<String>,
+    /// Figure 5 transitions never exercised.
+    pub figure_5_never: Vec<String>,
+    /// Every state change seen, with how often.
+    pub transitions: BTreeMap<String, u64>,
+    /// Reference-table cells (`STATE / EVENT`) exercised, with how often.
+    pub cells: BTreeMap<String, u64>,
+    /// Cells of the table (11 states by 25 events) the sweep exercised.
+    pub cells_exercised: usize,
+}
+
+fn coverage(outcomes: &[SeedOutcome]) -> Coverage {
+    let mut transitions: BTreeMap<(State, State), u64> = BTreeMap::new();
+    let mut cells: BTreeMap<(State, Event), u64> = BTreeMap::new();
+    for o in outcomes {
+        for (k, n) in &o.transitions {
+            *transitions.entry(*k).or_insert(0) += n;
+        }
+        for (k, n) in &o.cells {
+            *cells.entry(*k).or_insert(0) += n;
+        }
+    }
+    let name = |(f, t): (State, State)| format!("{f} -> {t}");
+    let figure_5: BTreeMap<String, u64> = figures::figure_5()
+        .iter()
+        .map(|a| {
+            (
+                name((a.from, a.to)),
+                transitions.get(&(a.from, a.to)).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let never = |arrows: &[figures::Arrow]| -> Vec<String> {
+        arrows
+            .iter()
+            .filter(|a| !transitions.contains_key(&(a.from, a.to)))
+            .map(|a| format!("{} -> {} ({})", a.from, a.to, a.label))
+            .collect()
+    };
+    Coverage {
+        figure_6_never: never(&figures::FIGURE_6),
+        figure_5_never: never(&figures::figure_5()),
+        figure_5,
+        transitions: transitions.iter().map(|(k, n)| (name(*k), *n)).collect(),
+        cells_exercised: cells.len(),
+        cells: cells
+            .iter()
+            .map(|((s, e), n)| (format!("{s} / {e}"), *n))
+            .collect(),
+    }
 }
 
 impl SweepReport {
@@ -119,6 +189,8 @@ fn outcome(r: &RunResult) -> SeedOutcome {
         faults: r.faults,
         end_ns: r.end_ns,
         failure: r.failure.clone(),
+        transitions: r.transitions.clone(),
+        cells: r.cells.clone(),
     }
 }
 
@@ -136,6 +208,8 @@ fn failed(seed: u64, oracle: Oracle, message: String) -> SeedOutcome {
             connection: None,
             message,
         }),
+        transitions: BTreeMap::new(),
+        cells: BTreeMap::new(),
     }
 }
 
@@ -202,6 +276,7 @@ pub fn sweep(
         passed: outcomes.len() - failed,
         failed,
         packets: outcomes.iter().map(|o| o.packets).sum(),
+        coverage: coverage(&outcomes),
         outcomes,
     })
 }

@@ -202,7 +202,7 @@ fn committed_regressions_replay() {
         let r = sim::run(&spec, &TraceOptions::default()).unwrap();
         assert_eq!(r.failure, None, "{} fails on synack-core", path.display());
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("chaos-rfc9293-seed185") {
+        if name.starts_with("chaos-rfc9293-seed51-") {
             let buggy = sim::run_with(&spec, &TraceOptions::default(), &planted).unwrap();
             assert!(
                 buggy.failure.is_some(),

@@ -98,6 +98,9 @@ pub struct RunResult {
     pub seed: u64,
     /// The workload that ran.
     pub workload: Kind,
+    /// Its full plan, for regression files.
+    #[serde(skip)]
+    pub plan: Workload,
     /// Connections in the workload.
     pub connections: usize,
     /// Octets the applications wrote, both ways.
@@ -120,6 +123,14 @@ pub struct RunResult {
     /// The trace events, if kept.
     #[serde(skip)]
     pub events: Vec<TraceEvent>,
+    /// How often each state change happened.
+    #[serde(skip)]
+    pub transitions: BTreeMap<(State, State), u64>,
+    /// How often each reference-table cell was exercised: the state a connection was in and
+    /// the event it met (segments classified against the receiver's own variables, as the
+    /// simulator sees them on the wire).
+    #[serde(skip)]
+    pub cells: BTreeMap<(State, crate::rfc::Event), u64>,
 }
 
 /// Builds the stack of a host: `host` is 0 (A) or 1 (B).
@@ -164,6 +175,8 @@ struct App {
     /// The connection has been established: the script may run. Like a blocking connect(),
     /// an application waits for this (a CLOSE in SYN-SENT would delete the connection).
     connected: bool,
+    /// The socket is a fully specified passive OPEN that the first SEND turns active.
+    opens_by_send: bool,
     reset: bool,
     aborted: bool,
     closed: bool,
@@ -238,6 +251,21 @@ struct Sim<'a> {
     seen_order: std::collections::VecDeque<(u8, u32, u8, u32)>,
     trace: Trace,
     failure: Option<Failure>,
+    transitions: BTreeMap<(State, State), u64>,
+    cells: BTreeMap<(State, crate::rfc::Event), u64>,
+    /// Each host's own variables for each of its connections, as seen on the wire.
+    views: BTreeMap<(usize, SocketAddrV4, SocketAddrV4), View>,
+    /// Whether a host's timers ran in the current step.
+    timer_fired: [bool; 2],
+}
+
+/// A host's variables for one connection, from the segments it sent and received.
+#[derive(Clone, Copy, Default)]
+struct View {
+    snd_una: Option<u32>,
+    snd_nxt: Option<u32>,
+    rcv_nxt: Option<u32>,
+    rcv_wnd: u32,
 }
 
 /// Runs one seed with synack-core on both hosts.
@@ -300,6 +328,10 @@ pub fn run_with(
         seen_order: std::collections::VecDeque::new(),
         trace: Trace::new(trace)?,
         failure: None,
+        transitions: BTreeMap::new(),
+        cells: BTreeMap::new(),
+        views: BTreeMap::new(),
+        timer_fired: [false; 2],
     };
     sim.start(&workload, &mut workload_rng);
     sim.run_loop();
@@ -310,6 +342,7 @@ pub fn run_with(
     Ok(RunResult {
         seed: spec.seed,
         workload: workload.kind,
+        plan: workload.clone(),
         connections: workload.conns.len(),
         bytes: workload.total_bytes(),
         failure: sim.failure,
@@ -320,6 +353,8 @@ pub fn run_with(
         heal_ns: heal.as_nanos(),
         schedule: sim.schedule,
         events,
+        transitions: sim.transitions,
+        cells: sim.cells,
     })
 }
 
@@ -363,6 +398,7 @@ impl Sim<'_> {
             expect: last_write(peer),
             eof: false,
             connected: false,
+            opens_by_send: false,
             reset: false,
             aborted: false,
             closed: false,
@@ -373,18 +409,42 @@ impl Sim<'_> {
     }
 
     fn start(&mut self, workload: &Workload, wl_rng: &mut ChaCha8Rng) {
-        let simultaneous = workload.kind == Kind::SimultaneousOpen;
+        let simultaneous = matches!(workload.kind, Kind::SimultaneousOpen | Kind::EarlyClose);
+        let passive_send = workload.kind == Kind::PassiveSend;
         for (i, plan) in workload.conns.iter().enumerate() {
             let client = self.new_app(i, 0, plan, wl_rng);
             let server = self.new_app(i, 1, plan, wl_rng);
             self.apps.push(client);
             self.apps.push(server);
         }
+        if passive_send {
+            // A listens; B's passive OPEN names A, and B's first SEND makes it active.
+            self.count(State::Closed, crate::rfc::Event::PassiveOpen);
+            let port = self.apps[0].local.port();
+            match self.hosts[0].stack.listen(port) {
+                Ok(l) => {
+                    self.hosts[0].listener = Some(l);
+                    self.hosts[0].to_accept = 1;
+                }
+                Err(e) => self.fail(Oracle::Liveness, None, format!("A cannot listen: {e}")),
+            }
+            self.count(State::Closed, crate::rfc::Event::PassiveOpen);
+            let (local, remote) = (self.apps[1].local, self.apps[1].remote);
+            match self.hosts[1].stack.listen_to(local.port(), remote) {
+                Ok(id) => {
+                    self.apps[1].socket = Some(id);
+                    self.apps[1].opens_by_send = true;
+                }
+                Err(e) => self.fail(Oracle::Liveness, None, format!("B cannot listen: {e}")),
+            }
+            return;
+        }
         if !simultaneous {
+            self.count(State::Closed, crate::rfc::Event::PassiveOpen);
             match self.hosts[1].stack.listen(workload::SERVER_PORT) {
                 Ok(l) => {
                     self.hosts[1].listener = Some(l);
-                    self.hosts[1].to_accept = workload.conns.len();
+                    self.hosts[1].to_accept = workload.conns.iter().filter(|c| c.accepted).count();
                 }
                 Err(e) => self.fail(Oracle::Liveness, None, format!("B cannot listen: {e}")),
             }
@@ -394,6 +454,7 @@ impl Sim<'_> {
                 (self.apps[k].host, self.apps[k].local, self.apps[k].remote);
             if host == 0 || simultaneous {
                 let now = self.now;
+                self.count(State::Closed, crate::rfc::Event::ActiveOpen);
                 match self.hosts[host]
                     .stack
                     .connect(now, remote, Some(local.port()))
@@ -423,6 +484,7 @@ impl Sim<'_> {
         let bound = self.heal + LIVENESS_BOUND;
         loop {
             self.drive_apps();
+            self.timer_fired = [false; 2];
             self.transmit();
             self.observe_transitions();
             if self.failure.is_some() {
@@ -468,6 +530,7 @@ impl Sim<'_> {
                         .poll_timeout()
                         .is_some_and(|t| t <= self.now)
                     {
+                        self.count_timeout(h);
                         self.hosts[h].stack.handle_timeout(self.now);
                     }
                 }
@@ -514,6 +577,9 @@ impl Sim<'_> {
     }
 
     fn deliver(&mut self, f: Flight) {
+        if !f.corrupted {
+            self.classify_arrival(f.to, &f.bytes);
+        }
         self.hosts[f.to].stack.handle_packet(self.now, &f.bytes);
         let states = self.states_of(&f.bytes);
         self.trace.record(
@@ -561,6 +627,7 @@ impl Sim<'_> {
     fn send(&mut self, from: usize, bytes: Vec<u8>) {
         let n = self.packets;
         self.packets += 1;
+        self.note_sent(from, &bytes);
         let key = self.key(from, &bytes);
         let decision = match &self.spec.schedule {
             Some(schedule) => schedule
@@ -617,6 +684,156 @@ impl Sim<'_> {
         }
     }
 
+    fn count(&mut self, state: State, event: crate::rfc::Event) {
+        *self.cells.entry((state, event)).or_insert(0) += 1;
+    }
+
+    /// A host's timers are about to run: the connections that can have a retransmission timer
+    /// pending meet a retransmission timeout (TIME-WAIT's and the user timeout's are counted
+    /// from their effects).
+    fn count_timeout(&mut self, h: usize) {
+        self.timer_fired[h] = true;
+        let states: Vec<State> = self
+            .apps
+            .iter()
+            .filter(|a| a.host == h)
+            .filter_map(|a| a.socket.map(|id| self.hosts[h].stack.state(id)))
+            .filter(|s| {
+                matches!(
+                    s,
+                    State::SynSent
+                        | State::SynReceived
+                        | State::FinWait1
+                        | State::Closing
+                        | State::LastAck
+                )
+            })
+            .collect();
+        for s in states {
+            self.count(s, crate::rfc::Event::RetransmissionTimeout);
+        }
+    }
+
+    fn note_sent(&mut self, from: usize, bytes: &[u8]) {
+        let Ok(p) = synack_core::wire::Packet::parse(bytes) else {
+            return;
+        };
+        let local = SocketAddrV4::new(p.ip.src, p.tcp.src_port);
+        let remote = SocketAddrV4::new(p.ip.dst, p.tcp.dst_port);
+        let flags = p.tcp.flags;
+        if flags.contains(synack_core::wire::Flags::RST) {
+            return;
+        }
+        let v = self.views.entry((from, local, remote)).or_default();
+        let end = p
+            .tcp
+            .seq
+            .get()
+            .wrapping_add(p.payload.len() as u32)
+            .wrapping_add(u32::from(flags.contains(synack_core::wire::Flags::SYN)))
+            .wrapping_add(u32::from(flags.contains(synack_core::wire::Flags::FIN)));
+        if v.snd_nxt
+            .is_none_or(|n| synack_core::SeqNum(n).lt(synack_core::SeqNum(end)))
+        {
+            v.snd_nxt = Some(end);
+        }
+        if v.snd_una.is_none() {
+            v.snd_una = Some(p.tcp.seq.get());
+        }
+        if flags.contains(synack_core::wire::Flags::ACK) {
+            v.rcv_nxt = Some(p.tcp.ack.get());
+        }
+        v.rcv_wnd = u32::from(p.tcp.window);
+    }
+
+    /// Counts the reference-table cell a segment exercises at its receiver, and learns the
+    /// receiver's SND.UNA from it.
+    fn classify_arrival(&mut self, to: usize, bytes: &[u8]) {
+        use crate::rfc::Event as E;
+        use synack_core::wire::Flags;
+        use synack_core::SeqNum;
+        let Ok(p) = synack_core::wire::Packet::parse(bytes) else {
+            return;
+        };
+        let local = SocketAddrV4::new(p.ip.dst, p.tcp.dst_port);
+        let remote = SocketAddrV4::new(p.ip.src, p.tcp.src_port);
+        let state = self.hosts[to]
+            .stack
+            .conn_state(local, remote)
+            .unwrap_or(State::Closed);
+        let v = self
+            .views
+            .get(&(to, local, remote))
+            .copied()
+            .unwrap_or_default();
+        let (seq, ack, flags, len) = (
+            SeqNum(p.tcp.seq.get()),
+            SeqNum(p.tcp.ack.get()),
+            p.tcp.flags,
+            p.payload.len(),
+        );
+        let in_window = |s: SeqNum| match v.rcv_nxt {
+            Some(r) => s.in_window(SeqNum(r), SeqNum(r) + v.rcv_wnd.max(1)),
+            None => true,
+        };
+        let at_rcv_nxt = v.rcv_nxt.is_none_or(|r| seq == SeqNum(r));
+        let ack_ok = match (v.snd_una, v.snd_nxt) {
+            (Some(una), Some(nxt)) => SeqNum(una).lt(ack) && ack.le(SeqNum(nxt)),
+            _ => false,
+        };
+        let unsent = v.snd_nxt.is_some_and(|nxt| ack.gt(SeqNum(nxt)));
+        let event = if flags.contains(Flags::RST) {
+            if flags.contains(Flags::ACK) && at_rcv_nxt {
+                Some(E::RstAckAcceptable)
+            } else if at_rcv_nxt {
+                Some(E::RstAtRcvNxt)
+            } else if in_window(seq) {
+                Some(E::RstInWindow)
+            } else {
+                Some(E::RstOutsideWindow)
+            }
+        } else if flags.contains(Flags::SYN) {
+            if flags.contains(Flags::ACK) {
+                Some(if ack_ok {
+                    E::SynAckAcceptable
+                } else {
+                    E::SynAckUnacceptable
+                })
+            } else if in_window(seq) {
+                Some(E::SynInWindow)
+            } else {
+                Some(E::SynOutsideWindow)
+            }
+        } else if !flags.contains(Flags::ACK) {
+            Some(E::NoAck)
+        } else if !in_window(seq) && !(len == 0 && at_rcv_nxt) {
+            Some(E::DataOutsideWindow)
+        } else if flags.contains(Flags::FIN) && at_rcv_nxt {
+            Some(E::FinInSequence)
+        } else if len > 0 && at_rcv_nxt {
+            Some(E::DataInSequence)
+        } else if len > 0 {
+            None // out of order, inside the window: no column of its own
+        } else if unsent {
+            Some(E::AckOfUnsent)
+        } else if ack_ok {
+            Some(E::AckAcceptable)
+        } else {
+            Some(E::AckDuplicate)
+        };
+        if let Some(e) = event {
+            self.count(state, e);
+        }
+        if flags.contains(Flags::ACK) {
+            let v = self.views.entry((to, local, remote)).or_default();
+            if v.snd_una.is_none_or(|u| SeqNum(u).lt(ack))
+                && v.snd_nxt.is_some_and(|n| ack.le(SeqNum(n)))
+            {
+                v.snd_una = Some(ack.get());
+            }
+        }
+    }
+
     fn key(&mut self, from: usize, bytes: &[u8]) -> PacketKey {
         let (seq, ctl, len) = match synack_core::wire::Packet::parse(bytes) {
             Ok(p) => {
@@ -652,6 +869,10 @@ impl Sim<'_> {
     fn observe_transitions(&mut self) {
         for h in 0..self.hosts.len() {
             for t in self.hosts[h].stack.drain_transitions() {
+                *self.transitions.entry((t.from, t.to)).or_insert(0) += 1;
+                if t.from == State::TimeWait && t.to == State::Closed && self.timer_fired[h] {
+                    self.count(State::TimeWait, crate::rfc::Event::TimeWaitTimeout);
+                }
                 self.trace.record(
                     TraceEvent::State {
                         at_ns: self.now.as_nanos(),
@@ -760,22 +981,28 @@ impl Sim<'_> {
             }
         }
         // Accept.
-        if let Some(l) = self.hosts[1].listener {
-            while self.hosts[1].to_accept > 0 {
-                match self.hosts[1].stack.accept(l) {
+        for h in 0..self.hosts.len() {
+            let Some(l) = self.hosts[h].listener else {
+                continue;
+            };
+            while self.hosts[h].to_accept > 0 {
+                match self.hosts[h].stack.accept(l) {
                     Ok(Some(id)) => {
-                        self.hosts[1].to_accept -= 1;
-                        let remote = self.hosts[1].stack.endpoints(id).map(|e| e.1);
+                        self.hosts[h].to_accept -= 1;
+                        let remote = self.hosts[h].stack.endpoints(id).map(|e| e.1);
                         match self
                             .apps
                             .iter_mut()
-                            .find(|a| a.host == 1 && a.socket.is_none() && Some(a.remote) == remote)
+                            .find(|a| a.host == h && a.socket.is_none() && Some(a.remote) == remote)
                         {
                             Some(app) => app.socket = Some(id),
                             None => self.fail(
                                 Oracle::StreamIntegrity,
                                 None,
-                                format!("B accepted an unplanned connection from {remote:?}"),
+                                format!(
+                                    "{} accepted an unplanned connection from {remote:?}",
+                                    crate::trace::HOST_NAMES[h]
+                                ),
                             ),
                         }
                     }
@@ -786,9 +1013,9 @@ impl Sim<'_> {
                     }
                 }
             }
-            if self.hosts[1].to_accept == 0 {
-                let _ = self.hosts[1].stack.close(l);
-                self.hosts[1].listener = None;
+            if self.hosts[h].to_accept == 0 {
+                let _ = self.hosts[h].stack.close(l);
+                self.hosts[h].listener = None;
             }
         }
         // Applications react to each other within one instant (a `Sync` step releases its
@@ -835,7 +1062,51 @@ impl Sim<'_> {
         }
         let stack = &mut self.hosts[app.host].stack;
         if !app.connected {
-            match stack.state(id) {
+            let state = stack.state(id);
+            // Steps that act before the connection is established.
+            match (app.script.steps.get(app.step), state) {
+                (Some(Step::CloseInSynSent), State::SynSent) if now > Instant::ZERO => {
+                    *self
+                        .cells
+                        .entry((state, crate::rfc::Event::Close))
+                        .or_insert(0) += 1;
+                    let _ = stack.close(id);
+                    app.closed = true;
+                    app.step += 1;
+                    return;
+                }
+                (Some(Step::CloseInSynReceived), State::SynReceived) => {
+                    *self
+                        .cells
+                        .entry((state, crate::rfc::Event::Close))
+                        .or_insert(0) += 1;
+                    let _ = stack.close(id);
+                    app.closed = true;
+                    app.step += 1;
+                    app.connected = true;
+                    return;
+                }
+                (Some(&Step::WriteTo(total)), State::Listen)
+                    if app.opens_by_send && total > app.written =>
+                {
+                    // The first SEND: LISTEN to SYN-SENT (RFC 793 Figure 6).
+                    *self
+                        .cells
+                        .entry((state, crate::rfc::Event::Send))
+                        .or_insert(0) += 1;
+                    let left = usize::try_from(total - app.written).unwrap_or(usize::MAX);
+                    let n = (app.script.write_chunk as usize)
+                        .min(left)
+                        .clamp(1, app.buf.len());
+                    fill_pattern(app.key_out, app.written, &mut app.buf[..n]);
+                    if let Ok(taken) = stack.send(now, id, &app.buf[..n]) {
+                        app.written += taken as u64;
+                    }
+                    return;
+                }
+                _ => {}
+            }
+            match state {
                 State::Listen | State::SynSent | State::SynReceived | State::Closed => return,
                 _ => app.connected = true,
             }
@@ -844,6 +1115,10 @@ impl Sim<'_> {
         // Read whatever is ready, checking every octet against the peer's pattern.
         loop {
             let want = (app.script.read_chunk as usize).min(app.buf.len()).max(1);
+            *self
+                .cells
+                .entry((stack.state(id), crate::rfc::Event::Receive))
+                .or_insert(0) += 1;
             match stack.recv(id, &mut app.buf[..want]) {
                 Ok(0) => break,
                 Ok(n) => {
@@ -888,6 +1163,10 @@ impl Sim<'_> {
                             (total - app.written).min(u64::from(app.script.write_chunk)) as usize;
                         let n = app.chunks.random_range(1..=max.max(1));
                         fill_pattern(app.key_out, app.written, &mut app.buf[..n]);
+                        *self
+                            .cells
+                            .entry((stack.state(id), crate::rfc::Event::Send))
+                            .or_insert(0) += 1;
                         match stack.send(now, id, &app.buf[..n]) {
                             Ok(0) | Err(_) => break,
                             Ok(taken) => app.written += taken as u64,
@@ -908,7 +1187,18 @@ impl Sim<'_> {
                     }
                     app.eof
                 }
+                Step::CloseInSynSent | Step::CloseInSynReceived => {
+                    // Reached only once connected: close as usual.
+                    app.closed = true;
+                    let _ = stack.close(id);
+                    true
+                }
                 Step::Close => {
+                    let before = stack.state(id);
+                    *self
+                        .cells
+                        .entry((before, crate::rfc::Event::Close))
+                        .or_insert(0) += 1;
                     app.closed = true;
                     if let Err(e) = stack.close(id) {
                         failure = Some(format!("CLOSE refused: {e}"));
@@ -916,6 +1206,11 @@ impl Sim<'_> {
                     true
                 }
                 Step::Abort => {
+                    let before = stack.state(id);
+                    *self
+                        .cells
+                        .entry((before, crate::rfc::Event::Abort))
+                        .or_insert(0) += 1;
                     app.aborted = true;
                     let _ = stack.abort(id);
                     true

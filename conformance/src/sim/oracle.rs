@@ -1,11 +1,12 @@
 //! The oracles' vocabulary and the table of legal state transitions.
 //!
 //! This module owns what a failure is (which oracle, when, which connection, what happened) and
-//! the plain list of (from, to) transitions each profile allows, encoded by hand from RFC 9293
-//! §3.10 and RFC 793 §3.9 (the full reference tables, cell by cell, belong to the `rfc` module
-//! of a later issue). The checks themselves run inside the simulator.
+//! the set of (from, to) transitions each profile allows, taken from the profile's reference
+//! transition table (`crate::rfc`). The checks themselves run inside the simulator.
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use synack_core::{Instant, Profile, State};
@@ -65,47 +66,41 @@ impl fmt::Display for Failure {
     }
 }
 
-use State::*;
-
-/// Transitions both profiles allow: RFC 9293 Figure 5 (RFC 793 Figure 6) and the transitions
-/// the event processing adds (resets, aborts, timeouts).
-const COMMON: &[(State, State)] = &[
-    // Figure 5.
-    (Closed, Listen),
-    (Closed, SynSent),
-    (Listen, Closed),
-    (Listen, SynReceived),
-    (Listen, SynSent),
-    (SynSent, Closed),
-    (SynSent, SynReceived),
-    (SynSent, Established),
-    (SynReceived, Listen),
-    (SynReceived, Established),
-    (SynReceived, FinWait1),
-    (Established, FinWait1),
-    (Established, CloseWait),
-    (FinWait1, FinWait2),
-    (FinWait1, Closing),
-    (FinWait1, TimeWait),
-    (FinWait2, TimeWait),
-    (CloseWait, LastAck),
-    (Closing, TimeWait),
-    (LastAck, Closed),
-    (TimeWait, Closed),
-    // §3.10.7.4 "Eighth": a FIN in SYN-RECEIVED enters CLOSE-WAIT.
-    (SynReceived, CloseWait),
-    // RST (§3.10.7.4 "Second"), ABORT (§3.10.5), user timeout (§3.10.8): CLOSED from any
-    // state that has a TCB.
-    (SynReceived, Closed),
-    (Established, Closed),
-    (FinWait1, Closed),
-    (FinWait2, Closed),
-    (CloseWait, Closed),
-    (Closing, Closed),
+/// Transitions the RFC text takes within one segment's processing that no single cell of the
+/// table shows, because the cell's segment class does not carry both controls at once.
+const WITHIN_ONE_SEGMENT: &[(State, State)] = &[
+    // RFC 9293 §3.10.7.4 eighth, FIN-WAIT-1: "If our FIN has been ACKed (perhaps in this
+    // segment), then enter TIME-WAIT" (RFC 793 §3.9 likewise).
+    (State::FinWait1, State::TimeWait),
+    // A FIN with the ACK of our SYN: ESTABLISHED, then CLOSE-WAIT (§3.10.7.4 fifth, eighth).
+    (State::SynReceived, State::CloseWait),
 ];
 
-/// Whether `from -> to` is legal under `profile`. The two profiles share the table: they differ
-/// in which segments cause a transition, not in which transitions exist.
-pub fn legal(_profile: Profile, from: State, to: State) -> bool {
-    COMMON.contains(&(from, to))
+/// The (from, to) pairs the reference table of `profile` allows.
+fn legal_pairs(profile: Profile) -> &'static BTreeSet<(State, State)> {
+    static RFC9293: OnceLock<BTreeSet<(State, State)>> = OnceLock::new();
+    static RFC793: OnceLock<BTreeSet<(State, State)>> = OnceLock::new();
+    let cell = match profile {
+        Profile::Rfc9293 => &RFC9293,
+        Profile::Rfc793 => &RFC793,
+    };
+    cell.get_or_init(|| {
+        let mut pairs: BTreeSet<(State, State)> = WITHIN_ONE_SEGMENT.iter().copied().collect();
+        // The reference tables are part of the build; a parse error is caught by the tests of
+        // `rfc`, and would leave only the pairs above.
+        if let Ok(table) = crate::rfc::reference(profile) {
+            for (&(from, _), c) in &table.cells {
+                if let Some(to) = c.next.filter(|to| *to != from) {
+                    pairs.insert((from, to));
+                }
+            }
+        }
+        pairs
+    })
+}
+
+/// Whether `from -> to` is legal under `profile`: some cell of the profile's reference table
+/// takes it, or the RFC text takes it within one segment (`WITHIN_ONE_SEGMENT`).
+pub fn legal(profile: Profile, from: State, to: State) -> bool {
+    legal_pairs(profile).contains(&(from, to))
 }

@@ -29,11 +29,19 @@ pub enum Kind {
     Abort,
     /// Many connections through one listener.
     ManyConnections,
+    /// A client gives up in SYN-SENT (CLOSE), so the server's SYN,ACK draws a RST and its
+    /// connection returns to LISTEN; then a second connection does a transfer.
+    Impatient,
+    /// The server's passive OPEN names the client, and its first SEND turns it active (RFC 793
+    /// Figure 6, LISTEN to SYN-SENT); the client is the one listening.
+    PassiveSend,
+    /// A simultaneous open in which the client closes while in SYN-RECEIVED.
+    EarlyClose,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Bulk,
         Kind::RequestResponse,
         Kind::HalfClose,
@@ -41,6 +49,9 @@ impl Kind {
         Kind::SimultaneousClose,
         Kind::Abort,
         Kind::ManyConnections,
+        Kind::Impatient,
+        Kind::PassiveSend,
+        Kind::EarlyClose,
     ];
 
     /// The CLI name.
@@ -53,6 +64,9 @@ impl Kind {
             Kind::SimultaneousClose => "simultaneous-close",
             Kind::Abort => "abort",
             Kind::ManyConnections => "many-connections",
+            Kind::Impatient => "impatient",
+            Kind::PassiveSend => "passive-send",
+            Kind::EarlyClose => "early-close",
         }
     }
 }
@@ -92,6 +106,10 @@ pub enum Step {
     Sync,
     /// CLOSE.
     Close,
+    /// CLOSE as soon as the connection has sent its SYN, while still in SYN-SENT.
+    CloseInSynSent,
+    /// CLOSE once the connection is in SYN-RECEIVED (or later), never in SYN-SENT.
+    CloseInSynReceived,
     /// ABORT.
     Abort,
 }
@@ -118,6 +136,8 @@ pub struct ConnPlan {
     pub server: Script,
     /// The run ends with this connection reset by the client (the server sees only a prefix).
     pub aborts: bool,
+    /// The server accepts this connection (an impatient client's never is).
+    pub accepted: bool,
 }
 
 /// A drawn workload.
@@ -164,6 +184,7 @@ impl Workload {
                     client: script(rng, vec![Step::WriteTo(up), Step::Close, Step::ReadToEof]),
                     server: script(rng, vec![Step::WriteTo(down), Step::ReadToEof, Step::Close]),
                     aborts: false,
+                    accepted: true,
                 }]
             }
             Kind::RequestResponse => {
@@ -183,6 +204,7 @@ impl Workload {
                     client: script(rng, c),
                     server: script(rng, s),
                     aborts: false,
+                    accepted: true,
                 }]
             }
             Kind::HalfClose => {
@@ -192,6 +214,7 @@ impl Workload {
                     client: script(rng, vec![Step::WriteTo(req), Step::Close, Step::ReadToEof]),
                     server: script(rng, vec![Step::ReadToEof, Step::WriteTo(resp), Step::Close]),
                     aborts: false,
+                    accepted: true,
                 }]
             }
             Kind::SimultaneousOpen | Kind::SimultaneousClose => {
@@ -202,6 +225,7 @@ impl Workload {
                     client: script(rng, c),
                     server: script(rng, s),
                     aborts: false,
+                    accepted: true,
                 }]
             }
             Kind::Abort => {
@@ -217,6 +241,53 @@ impl Workload {
                         vec![Step::WriteTo(1 << 24), Step::Close, Step::ReadToEof],
                     ),
                     aborts: true,
+                    accepted: true,
+                }]
+            }
+            Kind::Impatient => {
+                let (up, down) = (size(rng, 65_536), size(rng, 65_536));
+                vec![
+                    ConnPlan {
+                        client_port: port(0),
+                        client: script(rng, vec![Step::CloseInSynSent]),
+                        server: script(rng, vec![]),
+                        aborts: false,
+                        accepted: false,
+                    },
+                    ConnPlan {
+                        client_port: port(1),
+                        client: script(rng, vec![Step::WriteTo(up), Step::Close, Step::ReadToEof]),
+                        server: script(
+                            rng,
+                            vec![Step::WriteTo(down), Step::ReadToEof, Step::Close],
+                        ),
+                        aborts: false,
+                        accepted: true,
+                    },
+                ]
+            }
+            Kind::PassiveSend => {
+                let (up, down) = (size(rng, 65_536), size(rng, 65_536));
+                vec![ConnPlan {
+                    client_port: port(0),
+                    client: script(rng, vec![Step::WriteTo(up), Step::ReadToEof, Step::Close]),
+                    // The first write is the SEND that turns the passive OPEN active.
+                    server: script(
+                        rng,
+                        vec![Step::WriteTo(down.max(1)), Step::Close, Step::ReadToEof],
+                    ),
+                    aborts: false,
+                    accepted: true,
+                }]
+            }
+            Kind::EarlyClose => {
+                let y = size(rng, 65_536);
+                vec![ConnPlan {
+                    client_port: port(0),
+                    client: script(rng, vec![Step::CloseInSynReceived, Step::ReadToEof]),
+                    server: script(rng, vec![Step::WriteTo(y), Step::ReadToEof, Step::Close]),
+                    aborts: false,
+                    accepted: true,
                 }]
             }
             Kind::ManyConnections => {
@@ -245,6 +316,7 @@ impl Workload {
                                 ],
                             ),
                             aborts: false,
+                            accepted: true,
                         }
                     })
                     .collect()
@@ -278,6 +350,7 @@ impl Workload {
                 client: s(client),
                 server: s(server),
                 aborts: false,
+                accepted: true,
             }],
         }
     }
