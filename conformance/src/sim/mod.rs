@@ -806,7 +806,7 @@ impl Sim<'_> {
             }
         } else if !flags.contains(Flags::ACK) {
             Some(E::NoAck)
-        } else if !in_window(seq) && !(len == 0 && at_rcv_nxt) {
+        } else if !(in_window(seq) || (len == 0 && at_rcv_nxt)) {
             Some(E::DataOutsideWindow)
         } else if flags.contains(Flags::FIN) && at_rcv_nxt {
             Some(E::FinInSequence)
