@@ -4,6 +4,7 @@
 //!   oracles, and the `TcpStack` trait that any implementation under test provides.
 //! - [`trace`]: the record of a run and its renderings (RFC 793 figure notation, pcap, JSON
 //!   lines).
+//! - [`scenario`]: the RFC 793 figures and the seed article's flows, scripted.
 //! - [`sweep`]: many seeds in parallel, with reports that do not depend on the thread count.
 //! - [`shrink`]: delta debugging over a failing run's fault decisions.
 //! - [`rfc`]: the RFC 793 and RFC 9293 transition tables, the generator, the comparison.
@@ -14,6 +15,7 @@
 pub mod fuzzing;
 pub mod planted;
 pub mod rfc;
+pub mod scenario;
 pub mod shrink;
 pub mod sim;
 pub mod sweep;

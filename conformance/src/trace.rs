@@ -238,9 +238,14 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                 corrupted,
                 states,
             } => {
-                let Some((from, segment, _, faults)) = sent.get(n) else {
+                let Some((from, segment, sender, faults)) = sent.get(n) else {
                     continue;
                 };
+                // A segment from the network's past has no sender state: say what it is.
+                let mut shown = [state(&states[0]), state(&states[1])];
+                if sender.as_deref() == Some("(old duplicate)") {
+                    shown[*from] = "(duplicate)".to_string();
+                }
                 line += 1;
                 let arrow = if *from == 0 { "-->" } else { "<--" };
                 let mut note = String::new();
@@ -254,11 +259,11 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                     out,
                     "{:<4}{:<12} {} {:<44} {} {:<14} {}",
                     format!("{line}."),
-                    state(&states[0]),
+                    shown[0],
                     arrow,
                     segment,
                     arrow,
-                    state(&states[1]),
+                    shown[1],
                     if note.is_empty() {
                         format!("at {}", Instant::from_nanos(*at_ns))
                     } else {

@@ -1,0 +1,443 @@
+//! Scripted scenarios: the RFC 793 figures and the seed article's flows, played through the
+//! simulator's network with no faults and fixed ISNs, and rendered in the figures' notation.
+//!
+//! This module owns the small script language the figures need beyond a workload: user calls at
+//! set times, old duplicate segments arriving from the network's past, a host crashing (losing
+//! its TCBs), and a packet held back so that a later one overtakes it. Links have a 10 ms delay.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader};
+use synack_core::{Config, Endpoint, Instant, Profile, SeqNum, SocketId};
+
+use crate::sim::faults::Decision;
+use crate::sim::stack::{CoreStack, TcpStack};
+use crate::sim::ADDRS;
+use crate::trace::{notation, render_rfc, state_name, Trace, TraceEvent, TraceOptions};
+
+/// Something a scenario does at a given time.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Passive OPEN on a port.
+    Listen(usize, u16),
+    /// Active OPEN from a port to the other host's port.
+    Connect(usize, u16, u16),
+    /// SEND this many octets on the host's connection.
+    Send(usize, usize),
+    /// CLOSE the host's connection.
+    Close(usize),
+    /// The host loses all its TCBs (and comes back with the next ISNs).
+    Crash(usize),
+    /// A segment from the network's past reaches `to`: from the other host's `src_port` to
+    /// `dst_port`, with this SEQ, ACK (when ACK is among the flags) and flags.
+    OldSegment {
+        /// Receiving host.
+        to: usize,
+        /// Sender's port.
+        src_port: u16,
+        /// Receiver's port.
+        dst_port: u16,
+        /// SEG.SEQ.
+        seq: u32,
+        /// SEG.ACK.
+        ack: u32,
+        /// Control bits.
+        flags: Flags,
+    },
+}
+
+/// A scripted run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The ISNs each host uses, in order (the last one repeats).
+    pub isns: [Vec<u32>; 2],
+    /// What happens, at which millisecond.
+    pub actions: Vec<(u64, Action)>,
+    /// Packets (by the order they were sent, from 0) held back by this many extra milliseconds.
+    pub held: BTreeMap<u64, u64>,
+    /// When the scenario ends, in milliseconds.
+    pub until_ms: u64,
+    /// TCP profile.
+    pub profile: Profile,
+}
+
+fn stack(host: usize, isns: &[u32], profile: Profile) -> Box<dyn TcpStack> {
+    let list = isns.to_vec();
+    let mut next = 0usize;
+    let isn = move |_: Instant, _: SocketAddrV4, _: SocketAddrV4| {
+        let v = list.get(next).or(list.last()).copied().unwrap_or(0);
+        next += 1;
+        SeqNum(v)
+    };
+    let config = Config {
+        profile,
+        record_log: true,
+        ..Config::default()
+    };
+    Box::new(CoreStack::new(Endpoint::with_isn(
+        config,
+        ADDRS[host],
+        Box::new(isn),
+    )))
+}
+
+struct Flight {
+    n: u64,
+    to: usize,
+    bytes: Vec<u8>,
+}
+
+/// Plays a scenario and returns its trace in RFC figure notation.
+pub fn play(s: &Scenario) -> Result<String, String> {
+    // After a crash a host takes the ISNs after those it used before.
+    let mut isn_used = [0usize; 2];
+    let mut hosts: Vec<Box<dyn TcpStack>> =
+        (0..2).map(|h| stack(h, &s.isns[h], s.profile)).collect();
+    let mut current: [Option<SocketId>; 2] = [None, None];
+    let mut listeners: [Option<SocketId>; 2] = [None, None];
+    let mut trace = Trace::new(&TraceOptions {
+        keep_events: true,
+        ..TraceOptions::default()
+    })?;
+    let mut queue: BTreeMap<(Instant, u64), Flight> = BTreeMap::new();
+    let mut order = 0u64;
+    let mut packets = 0u64;
+    let mut actions = s.actions.clone();
+    actions.sort_by_key(|(t, _)| *t);
+    let mut actions = actions.into_iter().peekable();
+    let mut now = Instant::ZERO;
+    let end = Instant::from_millis(s.until_ms);
+    let states_of = |hosts: &Vec<Box<dyn TcpStack>>, bytes: &[u8]| -> [Option<String>; 2] {
+        let Ok(p) = Packet::parse(bytes) else {
+            return [None, None];
+        };
+        let src = SocketAddrV4::new(p.ip.src, p.tcp.src_port);
+        let dst = SocketAddrV4::new(p.ip.dst, p.tcp.dst_port);
+        let mut out = [None, None];
+        for (h, slot) in out.iter_mut().enumerate() {
+            let (l, r) = if *src.ip() == ADDRS[h] {
+                (src, dst)
+            } else {
+                (dst, src)
+            };
+            *slot = hosts[h].conn_state(l, r).map(state_name);
+        }
+        out
+    };
+    loop {
+        // Accept what the listeners hold; the accepted connection becomes the host's own.
+        for h in 0..2 {
+            if let Some(l) = listeners[h] {
+                if let Ok(Some(id)) = hosts[h].accept(l) {
+                    current[h] = Some(id);
+                }
+            }
+        }
+        // Send.
+        for h in 0..2 {
+            while let Some(bytes) = hosts[h].poll_transmit(now) {
+                let n = packets;
+                packets += 1;
+                let sender_state = states_of(&hosts, &bytes)[h].clone();
+                trace.record(
+                    TraceEvent::Sent {
+                        n,
+                        at_ns: now.as_nanos(),
+                        from: h,
+                        segment: notation(&bytes),
+                        len: bytes.len(),
+                        decision: Decision::deliver(),
+                        sender_state,
+                    },
+                    Some(&bytes),
+                );
+                let extra = s.held.get(&n).copied().unwrap_or(0);
+                let at = now + Duration::from_millis(10 + extra);
+                order += 1;
+                queue.insert(
+                    (at, order),
+                    Flight {
+                        n,
+                        to: 1 - h,
+                        bytes,
+                    },
+                );
+            }
+            for _ in hosts[h].drain_transitions() {}
+            while hosts[h].poll_event().is_some() {}
+        }
+        // The next thing to happen.
+        let next_action = actions.peek().map(|(t, _)| Instant::from_millis(*t));
+        let next_flight = queue.keys().next().map(|(t, _)| *t);
+        let next_timer = hosts.iter().filter_map(|h| h.poll_timeout()).min();
+        let Some(next) = [next_action, next_flight, next_timer]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        if next > end {
+            break;
+        }
+        now = next;
+        if next_action == Some(now) {
+            let Some((_, action)) = actions.next() else {
+                break;
+            };
+            match action {
+                Action::Listen(h, port) => {
+                    let id = hosts[h].listen(port).map_err(|e| e.to_string())?;
+                    listeners[h] = Some(id);
+                    current[h] = Some(id);
+                }
+                Action::Connect(h, port, remote_port) => {
+                    let remote = SocketAddrV4::new(ADDRS[1 - h], remote_port);
+                    current[h] = Some(
+                        hosts[h]
+                            .connect(now, remote, Some(port))
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                Action::Send(h, n) => {
+                    let id = current[h].ok_or("SEND with no connection")?;
+                    hosts[h]
+                        .send(now, id, &vec![0x61; n])
+                        .map_err(|e| e.to_string())?;
+                }
+                Action::Close(h) => {
+                    let id = current[h].ok_or("CLOSE with no connection")?;
+                    hosts[h].close(id).map_err(|e| e.to_string())?;
+                }
+                Action::Crash(h) => {
+                    isn_used[h] += 1;
+                    let rest = s.isns[h]
+                        .get(isn_used[h]..)
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or(&s.isns[h]);
+                    hosts[h] = stack(h, rest, s.profile);
+                    current[h] = None;
+                    listeners[h] = None;
+                }
+                Action::OldSegment {
+                    to,
+                    src_port,
+                    dst_port,
+                    seq,
+                    ack,
+                    flags,
+                } => {
+                    let mut tcp =
+                        TcpHeader::new(src_port, dst_port, SeqNum(seq), SeqNum(ack), flags);
+                    tcp.window = 8192;
+                    let bytes = Packet {
+                        ip: Ipv4Header::new(ADDRS[1 - to], ADDRS[to]),
+                        tcp,
+                        payload: &[],
+                    }
+                    .to_bytes()
+                    .map_err(|e| e.to_string())?;
+                    let n = packets;
+                    packets += 1;
+                    trace.record(
+                        TraceEvent::Sent {
+                            n,
+                            at_ns: now.as_nanos(),
+                            from: 1 - to,
+                            segment: notation(&bytes),
+                            len: bytes.len(),
+                            decision: Decision::deliver(),
+                            sender_state: Some("(old duplicate)".into()),
+                        },
+                        Some(&bytes),
+                    );
+                    hosts[to].handle_packet(now, &bytes);
+                    let states = states_of(&hosts, &bytes);
+                    trace.record(
+                        TraceEvent::Arrived {
+                            n,
+                            at_ns: now.as_nanos(),
+                            to,
+                            corrupted: false,
+                            states,
+                        },
+                        None,
+                    );
+                }
+            }
+            continue;
+        }
+        if next_flight == Some(now) {
+            let Some(key) = queue.keys().next().copied() else {
+                break;
+            };
+            let Some(f) = queue.remove(&key) else {
+                break;
+            };
+            hosts[f.to].handle_packet(now, &f.bytes);
+            let states = states_of(&hosts, &f.bytes);
+            trace.record(
+                TraceEvent::Arrived {
+                    n: f.n,
+                    at_ns: now.as_nanos(),
+                    to: f.to,
+                    corrupted: false,
+                    states,
+                },
+                None,
+            );
+            continue;
+        }
+        for h in hosts.iter_mut() {
+            if h.poll_timeout().is_some_and(|t| t <= now) {
+                h.handle_timeout(now);
+            }
+        }
+    }
+    let (_, events, _) = trace.finish();
+    Ok(render_rfc(&events))
+}
+
+/// The client's and server's ports in the figures.
+pub const A_PORT: u16 = 1000;
+/// The server's port.
+pub const B_PORT: u16 = 80;
+
+/// A and B joined by the three-way handshake: A (ISN `a`) opens actively to B (ISN `b`).
+fn handshake(a: u32, b: u32) -> Scenario {
+    Scenario {
+        isns: [vec![a], vec![b]],
+        actions: vec![
+            (0, Action::Listen(1, B_PORT)),
+            (0, Action::Connect(0, A_PORT, B_PORT)),
+        ],
+        held: BTreeMap::new(),
+        until_ms: 100,
+        profile: Profile::Rfc9293,
+    }
+}
+
+/// The figures and flows, by name.
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    let mut v = Vec::new();
+    // Figure 7: the basic three-way handshake, then data.
+    let mut s = handshake(100, 300);
+    s.actions.push((100, Action::Send(0, 5)));
+    s.until_ms = 150;
+    v.push(("rfc793_figure_7_basic_handshake", s));
+    // Figure 8: both open at once.
+    v.push((
+        "rfc793_figure_8_simultaneous_open",
+        Scenario {
+            isns: [vec![100], vec![300]],
+            actions: vec![
+                (0, Action::Connect(0, A_PORT, B_PORT)),
+                (0, Action::Connect(1, B_PORT, A_PORT)),
+            ],
+            held: BTreeMap::new(),
+            until_ms: 100,
+            profile: Profile::Rfc9293,
+        },
+    ));
+    // Figure 9: an old duplicate SYN reaches B before A's own SYN, which is held back.
+    v.push((
+        "rfc793_figure_9_recovery_from_old_duplicate_syn",
+        Scenario {
+            isns: [vec![100], vec![300, 400]],
+            actions: vec![
+                (0, Action::Listen(1, B_PORT)),
+                (0, Action::Connect(0, A_PORT, B_PORT)),
+                (
+                    1,
+                    Action::OldSegment {
+                        to: 1,
+                        src_port: A_PORT,
+                        dst_port: B_PORT,
+                        seq: 90,
+                        ack: 0,
+                        flags: Flags::SYN,
+                    },
+                ),
+            ],
+            held: [(0, 50)].into_iter().collect(),
+            until_ms: 200,
+            profile: Profile::Rfc9293,
+        },
+    ));
+    // Figure 10: A crashes; its new SYN meets B's half-open connection.
+    let mut s = handshake(99, 299);
+    s.isns[0] = vec![99, 400];
+    s.actions.extend([
+        (100, Action::Crash(0)),
+        (110, Action::Connect(0, A_PORT, B_PORT)),
+    ]);
+    s.until_ms = 1200;
+    v.push(("rfc793_figure_10_half_open_connection_discovery", s));
+    // Figure 11: A crashes; B's data meets no connection.
+    let mut s = handshake(99, 299);
+    s.actions
+        .extend([(100, Action::Crash(0)), (110, Action::Send(1, 10))]);
+    s.until_ms = 200;
+    v.push(("rfc793_figure_11_active_side_causes_half_open_discovery", s));
+    // Figure 12: an old duplicate SYN between two listeners.
+    v.push((
+        "rfc793_figure_12_old_duplicate_syn_initiates_a_reset_on_two_passive_sockets",
+        Scenario {
+            isns: [vec![100], vec![300]],
+            actions: vec![
+                (0, Action::Listen(0, A_PORT)),
+                (0, Action::Listen(1, B_PORT)),
+                (
+                    1,
+                    Action::OldSegment {
+                        to: 1,
+                        src_port: A_PORT,
+                        dst_port: B_PORT,
+                        seq: 90,
+                        ack: 0,
+                        flags: Flags::SYN,
+                    },
+                ),
+            ],
+            held: BTreeMap::new(),
+            until_ms: 100,
+            profile: Profile::Rfc9293,
+        },
+    ));
+    // Figure 13: A closes, then B.
+    let mut s = handshake(99, 299);
+    s.actions
+        .extend([(100, Action::Close(0)), (200, Action::Close(1))]);
+    s.until_ms = 300_000;
+    v.push(("rfc793_figure_13_normal_close", s));
+    // Figure 14: both close at once.
+    let mut s = handshake(99, 299);
+    s.actions
+        .extend([(100, Action::Close(0)), (100, Action::Close(1))]);
+    s.until_ms = 300_000;
+    v.push(("rfc793_figure_14_simultaneous_close", s));
+    // The seed article's flows.
+    v.push(("flow_three_way_handshake", handshake(100, 300)));
+    let mut s = handshake(100, 300);
+    s.actions
+        .extend([(100, Action::Close(0)), (200, Action::Close(1))]);
+    s.until_ms = 300_000;
+    v.push(("flow_four_way_close", s));
+    let mut s = handshake(100, 300);
+    s.actions.extend([
+        (100, Action::Close(0)),
+        (150, Action::Send(1, 1000)),
+        (200, Action::Send(1, 1000)),
+        (300, Action::Close(1)),
+    ]);
+    s.until_ms = 300_000;
+    v.push(("flow_half_close_passive_side_keeps_sending", s));
+    v
+}
+
+/// A's address, for callers that build their own scenarios.
+pub fn addr(host: usize) -> Ipv4Addr {
+    ADDRS[host]
+}
