@@ -131,9 +131,12 @@ struct SweepArgs {
     /// Run every seed twice and fail on any difference between the traces.
     #[arg(long)]
     check_determinism: bool,
-    /// Write the report as JSON.
+    /// Write the report as JSON (outcomes and coverage).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Fail if any transition of RFC 9293 Figure 5 was never exercised.
+    #[arg(long)]
+    require_coverage: bool,
 }
 
 #[derive(Args, Debug)]
@@ -319,7 +322,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         c.cells_exercised
     );
     say!("{} passed, {} failed", report.passed, report.failed);
-    Ok(report.failed == 0)
+    Ok(report.failed == 0 && (!a.require_coverage || c.figure_5_never.is_empty()))
 }
 
 fn replay(a: &ReplayArgs) -> Result<bool, String> {

@@ -31,7 +31,10 @@ fn synack_core_matches_the_reference_tables() {
 fn reference_tables_and_comparisons() {
     for (p, name) in profiles() {
         let reference = rfc::reference(p).unwrap();
-        insta::assert_snapshot!(format!("reference_{name}"), rfc::render_markdown(&reference));
+        insta::assert_snapshot!(
+            format!("reference_{name}"),
+            rfc::render_markdown(&reference)
+        );
         let generated = generate::generate_core(p);
         let c = rfc::compare(&reference, &generated, &deviations::for_profile(p));
         insta::assert_snapshot!(format!("comparison_{name}"), rfc::render_comparison(&c));
