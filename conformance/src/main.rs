@@ -14,7 +14,7 @@ use synack::shrink::{self, parse_profile, Regression};
 use synack::sim::faults::Profile as Faults;
 use synack::sim::workload::{Kind, Workload};
 use synack::sim::{self, stack::TcpStack, RunSpec};
-use synack::sweep::{self, SeedOutcome, SweepOptions, SweepReport};
+use synack::sweep::{self, parse_range, parse_shard, SeedOutcome, SweepOptions, SweepReport};
 use synack::trace::{self, TraceOptions};
 use synack_core::Config;
 
@@ -40,6 +40,24 @@ enum Command {
     Shrink(ShrinkArgs),
     /// Generate a stack's RFC transition table, or compare it with the reference.
     Table(TableArgs),
+    /// Write seed inputs for the `wire` fuzz target: packets from simulator runs.
+    CorpusExport(CorpusArgs),
+}
+
+#[derive(Args, Debug)]
+struct CorpusArgs {
+    /// Seeds to take packets from, as START..END.
+    #[arg(long, default_value = "0..20", value_parser = parse_range)]
+    seeds: std::ops::Range<u64>,
+    /// Fault profile of the runs (chaos includes corrupted packets).
+    #[arg(long, default_value = "chaos")]
+    faults: Faults,
+    /// Most packets to write.
+    #[arg(long, default_value_t = 24)]
+    max: usize,
+    /// Folder to write them to.
+    #[arg(long, default_value = "corpus/wire")]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -168,7 +186,7 @@ struct ShrinkArgs {
     #[command(flatten)]
     run: RunArgs,
     /// Where to write the regression file.
-    #[arg(long, default_value = "corpus/regressions/sim")]
+    #[arg(long, default_value = "corpus/schedules")]
     out: PathBuf,
 }
 
@@ -178,30 +196,6 @@ macro_rules! say {
     ($($arg:tt)*) => {{
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
-}
-
-fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("{s:?}: expected START..END"))?;
-    let a: u64 = a.parse().map_err(|e| format!("{s:?}: start: {e}"))?;
-    let b: u64 = b.parse().map_err(|e| format!("{s:?}: end: {e}"))?;
-    if a > b {
-        return Err(format!("{s:?}: start is after end"));
-    }
-    Ok(a..b)
-}
-
-fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let (k, n) = s
-        .split_once('/')
-        .ok_or_else(|| format!("{s:?}: expected K/N"))?;
-    let k: u64 = k.parse().map_err(|e| format!("{s:?}: K: {e}"))?;
-    let n: u64 = n.parse().map_err(|e| format!("{s:?}: N: {e}"))?;
-    if n == 0 || k >= n {
-        return Err(format!("{s:?}: need 0 <= K < N"));
-    }
-    Ok((k, n))
 }
 
 fn factory(plant: Option<Bug>) -> impl Fn(usize, Config, [u8; 16]) -> Box<dyn TcpStack> + Sync {
@@ -222,6 +216,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(a)) => replay(&a),
         Some(Command::Shrink(a)) => run_shrink(&a),
         Some(Command::Table(a)) => table(&a),
+        Some(Command::CorpusExport(a)) => corpus_export(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -333,6 +328,7 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
     let options = TraceOptions {
         keep_events: a.trace || a.json.is_some(),
         keep_schedule: false,
+        keep_packets: false,
         pcap: a.pcap.clone(),
     };
     let result = sim::run_with(&spec, &options, &factory(plant))?;
@@ -396,6 +392,17 @@ fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     }
     say!("still fails: {}", shrunk.failure);
     say!("wrote {}", path.display());
+    Ok(true)
+}
+
+fn corpus_export(a: &CorpusArgs) -> Result<bool, String> {
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let packets = synack::fuzzing::wire_seeds(a.seeds.clone(), a.faults, a.max);
+    for (i, p) in packets.iter().enumerate() {
+        let path = a.out.join(format!("sim-{}-{i:02}", a.faults));
+        std::fs::write(&path, p).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    say!("wrote {} packets to {}", packets.len(), a.out.display());
     Ok(true)
 }
 

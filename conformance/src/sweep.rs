@@ -280,3 +280,29 @@ pub fn sweep(
         outcomes,
     })
 }
+
+/// Parses `START..END` (the `--seeds` argument).
+pub fn parse_range(s: &str) -> Result<Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("{s:?}: expected START..END"))?;
+    let a: u64 = a.parse().map_err(|e| format!("{s:?}: start: {e}"))?;
+    let b: u64 = b.parse().map_err(|e| format!("{s:?}: end: {e}"))?;
+    if a > b {
+        return Err(format!("{s:?}: start is after end"));
+    }
+    Ok(a..b)
+}
+
+/// Parses `K/N` (the `--shard` argument).
+pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: expected K/N"))?;
+    let k: u64 = k.parse().map_err(|e| format!("{s:?}: K: {e}"))?;
+    let n: u64 = n.parse().map_err(|e| format!("{s:?}: N: {e}"))?;
+    if n == 0 || k >= n {
+        return Err(format!("{s:?}: need 0 <= K < N"));
+    }
+    Ok((k, n))
+}

@@ -80,6 +80,8 @@ pub struct TraceOptions {
     /// Keep the run's fault decisions (for shrinking). Without it a run's memory does not grow
     /// with its length.
     pub keep_schedule: bool,
+    /// Keep every packet that went on the wire (for exporting fuzz corpora).
+    pub keep_packets: bool,
     /// Write every packet on the wire to this pcap file.
     pub pcap: Option<std::path::PathBuf>,
 }
@@ -90,6 +92,7 @@ pub struct Trace {
     events: Option<Vec<TraceEvent>>,
     pcap: Option<PcapWriter<BufWriter<File>>>,
     pcap_error: Option<String>,
+    packets: Option<Vec<Vec<u8>>>,
 }
 
 impl Trace {
@@ -117,11 +120,15 @@ impl Trace {
             events: options.keep_events.then(Vec::new),
             pcap,
             pcap_error: None,
+            packets: options.keep_packets.then(Vec::new),
         })
     }
 
     /// Records a packet as it goes on the wire (each copy, corrupted copies as corrupted).
     pub fn wire(&mut self, at: Instant, bytes: &[u8]) {
+        if let Some(p) = &mut self.packets {
+            p.push(bytes.to_vec());
+        }
         if let Some(w) = &mut self.pcap {
             let ts = Duration::from_nanos(at.as_nanos());
             if let Err(e) = w.write_packet(&PcapPacket::new(ts, bytes.len() as u32, bytes)) {
@@ -144,6 +151,11 @@ impl Trace {
         if let Some(events) = &mut self.events {
             events.push(event);
         }
+    }
+
+    /// The packets kept so far (`TraceOptions::keep_packets`).
+    pub fn take_packets(&mut self) -> Vec<Vec<u8>> {
+        self.packets.take().unwrap_or_default()
     }
 
     /// Ends the trace: its hash (hex), its events if kept, and any pcap write error.

@@ -76,7 +76,7 @@ fn a_seed_replays_byte_for_byte() {
     let keep = TraceOptions {
         keep_events: true,
         keep_schedule: true,
-        pcap: None,
+        ..TraceOptions::default()
     };
     let a = sim::run(&spec, &keep).unwrap();
     let b = sim::run(
@@ -188,7 +188,7 @@ fn a_planted_bug_is_caught_replayed_and_shrunk() {
 /// a planted bug, still fail with that bug (so the file still reaches the behaviour it guards).
 #[test]
 fn committed_regressions_replay() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/regressions/sim");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/schedules");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -221,6 +221,7 @@ fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
         keep_events: true,
         keep_schedule: true,
         pcap: Some(path.clone()),
+        ..TraceOptions::default()
     };
     let r = sim::run(&spec, &options).unwrap();
     let bytes = std::fs::read(&path).unwrap();

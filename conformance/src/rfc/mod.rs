@@ -278,6 +278,11 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
     })
 }
 
+/// Parses the text of a table file with no base (the `parsers` fuzz target uses this).
+pub fn parse_table(text: &str, name: &str) -> Result<Table, String> {
+    parse(text, name, None, "RFC 9293 ")
+}
+
 /// The reference table of a profile.
 pub fn reference(profile: Profile) -> Result<Table, String> {
     let rfc9293 = parse(

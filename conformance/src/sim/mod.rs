@@ -73,6 +73,10 @@ pub struct RunSpec {
     /// A fixed workload, overriding the drawn one.
     #[serde(skip)]
     pub fixed: Option<Workload>,
+    /// Explicit decisions by packet number (the order packets entered the network), for the
+    /// `sim` fuzz target: packets past the list are delivered intact and on time.
+    #[serde(skip)]
+    pub decisions: Option<Vec<Decision>>,
 }
 
 impl RunSpec {
@@ -87,6 +91,7 @@ impl RunSpec {
             max_bytes: 4 << 20,
             schedule: None,
             fixed: None,
+            decisions: None,
         }
     }
 }
@@ -131,6 +136,9 @@ pub struct RunResult {
     /// simulator sees them on the wire).
     #[serde(skip)]
     pub cells: BTreeMap<(State, crate::rfc::Event), u64>,
+    /// Every packet on the wire, if `TraceOptions::keep_packets`.
+    #[serde(skip)]
+    pub wire: Vec<Vec<u8>>,
 }
 
 /// Builds the stack of a host: `host` is 0 (A) or 1 (B).
@@ -335,6 +343,7 @@ pub fn run_with(
     };
     sim.start(&workload, &mut workload_rng);
     sim.run_loop();
+    let packets = sim.trace.take_packets();
     let (trace_hash, events, pcap_error) = sim.trace.finish();
     if let Some(e) = pcap_error {
         return Err(format!("pcap: {e}"));
@@ -355,6 +364,7 @@ pub fn run_with(
         events,
         transitions: sim.transitions,
         cells: sim.cells,
+        wire: packets,
     })
 }
 
@@ -629,19 +639,23 @@ impl Sim<'_> {
         self.packets += 1;
         self.note_sent(from, &bytes);
         let key = self.key(from, &bytes);
-        let decision = match &self.spec.schedule {
-            Some(schedule) => schedule
+        let decision = match (&self.spec.decisions, &self.spec.schedule) {
+            (Some(list), _) => list
+                .get(n as usize)
+                .cloned()
+                .unwrap_or_else(Decision::deliver),
+            (None, Some(schedule)) => schedule
                 .get(&key)
                 .cloned()
                 .unwrap_or_else(Decision::deliver),
-            None if self.now < self.heal => faults::draw(
+            (None, None) if self.now < self.heal => faults::draw(
                 &self.models[from],
                 &mut self.links[from],
                 &mut self.network,
                 self.now,
                 bytes.len(),
             ),
-            None => Decision::deliver(),
+            (None, None) => Decision::deliver(),
         };
         if decision.is_fault() {
             self.faulty += 1;
