@@ -61,6 +61,9 @@ pub struct Scenario {
     pub until_ms: u64,
     /// TCP profile.
     pub profile: Profile,
+    /// Keep listening after the first connection is accepted (otherwise the listener closes,
+    /// so that a host with no connection shows CLOSED, as the figures draw it).
+    pub keep_listening: bool,
 }
 
 fn stack(host: usize, isns: &[u32], profile: Profile) -> Box<dyn TcpStack> {
@@ -132,6 +135,10 @@ pub fn play(s: &Scenario) -> Result<String, String> {
             if let Some(l) = listeners[h] {
                 if let Ok(Some(id)) = hosts[h].accept(l) {
                     current[h] = Some(id);
+                    if !s.keep_listening {
+                        let _ = hosts[h].close(l);
+                        listeners[h] = None;
+                    }
                 }
             }
         }
@@ -165,7 +172,18 @@ pub fn play(s: &Scenario) -> Result<String, String> {
                     },
                 );
             }
-            for _ in hosts[h].drain_transitions() {}
+            for t in hosts[h].drain_transitions() {
+                trace.record(
+                    TraceEvent::State {
+                        at_ns: now.as_nanos(),
+                        host: h,
+                        socket: t.socket.0,
+                        from: state_name(t.from),
+                        to: state_name(t.to),
+                    },
+                    None,
+                );
+            }
             while hosts[h].poll_event().is_some() {}
         }
         // The next thing to happen.
@@ -316,6 +334,7 @@ fn handshake(a: u32, b: u32) -> Scenario {
         held: BTreeMap::new(),
         until_ms: 100,
         profile: Profile::Rfc9293,
+        keep_listening: false,
     }
 }
 
@@ -339,6 +358,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
             held: BTreeMap::new(),
             until_ms: 100,
             profile: Profile::Rfc9293,
+            keep_listening: false,
         },
     ));
     // Figure 9: an old duplicate SYN reaches B before A's own SYN, which is held back.
@@ -364,6 +384,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
             held: [(0, 50)].into_iter().collect(),
             until_ms: 200,
             profile: Profile::Rfc9293,
+            keep_listening: false,
         },
     ));
     // Figure 10: A crashes; its new SYN meets B's half-open connection.
@@ -374,6 +395,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         (110, Action::Connect(0, A_PORT, B_PORT)),
     ]);
     s.until_ms = 1200;
+    // B still listens, so A's next SYN starts the basic handshake (the figure's line 7).
+    s.keep_listening = true;
     v.push(("rfc793_figure_10_half_open_connection_discovery", s));
     // Figure 11: A crashes; B's data meets no connection.
     let mut s = handshake(99, 299);
@@ -404,6 +427,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
             held: BTreeMap::new(),
             until_ms: 100,
             profile: Profile::Rfc9293,
+            keep_listening: false,
         },
     ));
     // Figure 13: A closes, then B.

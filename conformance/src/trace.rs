@@ -283,6 +283,29 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                     }
                 );
             }
+            TraceEvent::State {
+                at_ns,
+                host,
+                from,
+                to,
+                ..
+            } if from == "TIME-WAIT" && to == "CLOSED" => {
+                // The figures' "(2 MSL) CLOSED": a state change no segment shows.
+                line += 1;
+                let (a, b) = if *host == 0 {
+                    ("(2 MSL) CLOSED", "")
+                } else {
+                    ("", "(2 MSL) CLOSED")
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<4}{:<66}{:<14} at {}",
+                    format!("{line}."),
+                    a,
+                    b,
+                    Instant::from_nanos(*at_ns)
+                );
+            }
             TraceEvent::State { .. } => {}
         }
     }
