@@ -1201,13 +1201,8 @@ impl Sim<'_> {
                     }
                     app.eof
                 }
-                Step::CloseInSynSent | Step::CloseInSynReceived => {
-                    // Reached only once connected: close as usual.
-                    app.closed = true;
-                    let _ = stack.close(id);
-                    true
-                }
-                Step::Close => {
+                // The early closes, reached only once connected, close as usual.
+                Step::Close | Step::CloseInSynSent | Step::CloseInSynReceived => {
                     let before = stack.state(id);
                     *self
                         .cells
