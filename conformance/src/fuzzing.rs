@@ -380,16 +380,26 @@ pub struct SimInput {
 /// everything for longer than the user timeout would time a correct connection out.
 const MAX_LOSSES_IN_A_ROW: usize = 5;
 
-/// `sim`: one simulated run with an explicit fault schedule; every oracle must hold.
-pub fn sim(data: &[u8]) {
+/// `sim`: one simulated run with an explicit fault schedule; every oracle must hold. Returns
+/// the states the connections passed through, for the corpus test.
+pub fn sim(data: &[u8]) -> Vec<State> {
     let Ok(input) = SimInput::arbitrary_take_rest(Unstructured::new(data)) else {
-        return;
+        return Vec::new();
     };
-    run_sim(&input);
+    run_sim(&input)
+}
+
+/// The bytes `arbitrary` decodes into a `SimInput` with no fault decisions (seed inputs).
+pub fn encode_sim(seed: u64, kind: u8, rfc793: bool) -> Vec<u8> {
+    let mut out = seed.to_le_bytes().to_vec();
+    out.push(kind);
+    out.push(u8::from(rfc793));
+    out.push(0);
+    out
 }
 
 /// The body of the `sim` target on a decoded input.
-pub fn run_sim(input: &SimInput) {
+pub fn run_sim(input: &SimInput) -> Vec<State> {
     let mut losses = 0;
     let decisions: Vec<Decision> = input
         .decisions
@@ -434,6 +444,10 @@ pub fn run_sim(input: &SimInput) {
             if let Some(f) = r.failure {
                 panic!("{f}\n{input:?}");
             }
+            let mut states: Vec<State> = r.transitions.keys().flat_map(|(a, b)| [*a, *b]).collect();
+            states.sort();
+            states.dedup();
+            states
         }
         Err(e) => panic!("the run could not start: {e}"),
     }
