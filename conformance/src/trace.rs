@@ -246,9 +246,9 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
             TraceEvent::Arrived {
                 n,
                 at_ns,
-                to,
                 corrupted,
                 states,
+                ..
             } => {
                 let Some((from, segment, sender, faults)) = sent.get(n) else {
                     continue;
@@ -266,7 +266,6 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                 } else if !faults.is_empty() {
                     note.push_str(faults);
                 }
-                let _ = to;
                 let _ = writeln!(
                     out,
                     "{:<4}{:<12} {} {:<44} {} {:<14} {}",
