@@ -132,6 +132,7 @@ proptest! {
             a_closed && b_closed && state(&p.a, ca) == State::Closed
                 && cb.is_some_and(|cb| state(&p.b, cb) == State::Closed)
         });
+        // SYNACK_DEBUG=1 prints the end of a failing case's exchange, for whoever debugs it.
         if std::env::var_os("SYNACK_DEBUG").is_some() && (at_b != a_data || !done) {
             for line in p.trace.iter().rev().take(40).rev() {
                 eprintln!("{line:?}");
