@@ -35,6 +35,7 @@ enum Command {
     /// Run many seeds in parallel; ends with "N passed, N failed".
     Sweep(SweepArgs),
     /// Run one seed (or a regression file) and show its outcome and trace.
+    #[command(alias = "run")]
     Replay(ReplayArgs),
     /// Reduce a failing seed's faults to the fewest that still fail, and write a regression.
     Shrink(ShrinkArgs),
