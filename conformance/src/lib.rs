@@ -18,5 +18,7 @@ pub mod rfc;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
+#[cfg(feature = "smoltcp")]
+pub mod smol;
 pub mod sweep;
 pub mod trace;

@@ -95,9 +95,43 @@ struct RunArgs {
     /// Instead of a drawn workload, one bulk transfer of this many octets from A to B.
     #[arg(long)]
     transfer: Option<u64>,
+    /// The stacks of the client and the server, as CLIENT,SERVER: core or smoltcp.
+    #[arg(long, default_value = "core,core", value_parser = parse_stacks)]
+    stacks: (StackKind, StackKind),
     /// Plant a known bug in both stacks, to see the harness catch it.
     #[arg(long, hide = true)]
     plant: Option<Bug>,
+}
+
+/// A stack the simulator can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StackKind {
+    Core,
+    #[cfg(feature = "smoltcp")]
+    Smoltcp,
+}
+
+impl StackKind {
+    fn name(self) -> &'static str {
+        match self {
+            StackKind::Core => "core",
+            #[cfg(feature = "smoltcp")]
+            StackKind::Smoltcp => "smoltcp",
+        }
+    }
+}
+
+fn parse_stacks(s: &str) -> Result<(StackKind, StackKind), String> {
+    let one = |name: &str| match name {
+        "core" => Ok(StackKind::Core),
+        #[cfg(feature = "smoltcp")]
+        "smoltcp" => Ok(StackKind::Smoltcp),
+        _ => Err(format!("unknown stack {name:?}; expected core or smoltcp")),
+    };
+    let (c, v) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected CLIENT,SERVER"))?;
+    Ok((one(c)?, one(v)?))
 }
 
 impl RunArgs {
@@ -126,6 +160,13 @@ impl RunArgs {
         }
         if let Some(n) = self.transfer {
             cmd.push_str(&format!(" --transfer {n}"));
+        }
+        if self.stacks != (StackKind::Core, StackKind::Core) {
+            cmd.push_str(&format!(
+                " --stacks {},{}",
+                self.stacks.0.name(),
+                self.stacks.1.name()
+            ));
         }
         if let Some(b) = self.plant {
             cmd.push_str(&format!(" --plant {b}"));
@@ -199,9 +240,17 @@ macro_rules! say {
     }};
 }
 
-fn factory(plant: Option<Bug>) -> impl Fn(usize, Config, [u8; 16]) -> Box<dyn TcpStack> + Sync {
+fn factory(
+    plant: Option<Bug>,
+    stacks: (StackKind, StackKind),
+) -> impl Fn(usize, Config, [u8; 16]) -> Box<dyn TcpStack> + Sync {
     move |host, config, key| {
-        let stack = sim::core_stack(host, config, key);
+        let kind = if host == 0 { stacks.0 } else { stacks.1 };
+        let stack: Box<dyn TcpStack> = match kind {
+            StackKind::Core => sim::core_stack(host, config, key),
+            #[cfg(feature = "smoltcp")]
+            StackKind::Smoltcp => Box::new(synack::smol::SmolStack::new(sim::ADDRS[host], key)),
+        };
         match plant {
             Some(bug) => Box::new(Planted::new(stack, bug)),
             None => stack,
@@ -265,7 +314,7 @@ fn sweep_with_progress(opts: &SweepOptions, run: &RunArgs) -> Result<SweepReport
             None => {}
         }
     };
-    let report = sweep::sweep(opts, &factory(run.plant), &progress)?;
+    let report = sweep::sweep(opts, &factory(run.plant, run.stacks), &progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -332,7 +381,7 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         keep_packets: false,
         pcap: a.pcap.clone(),
     };
-    let result = sim::run_with(&spec, &options, &factory(plant))?;
+    let result = sim::run_with(&spec, &options, &factory(plant, a.run.stacks))?;
     if a.trace {
         let _ = write!(
             std::io::stdout().lock(),
@@ -372,7 +421,7 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
 
 fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     let spec = a.run.spec(a.seed);
-    let shrunk = shrink::shrink(&spec, &factory(a.run.plant))?;
+    let shrunk = shrink::shrink(&spec, &factory(a.run.plant, a.run.stacks))?;
     let path = shrink::write_regression(&spec, &shrunk, &a.out)?;
     say!(
         "seed {}: {} fault decisions shrunk to {} in {} runs",
@@ -484,6 +533,7 @@ fn default_suite() -> Result<bool, String> {
         workload: None,
         max_bytes: 4 << 20,
         transfer: None,
+        stacks: (StackKind::Core, StackKind::Core),
         plant: None,
     };
     let opts = SweepOptions {

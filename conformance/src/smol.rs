@@ -1,0 +1,487 @@
+//! smoltcp as a stack under test: its `Interface` on a queue device, with virtual time.
+//!
+//! This module owns the adapter from smoltcp's socket API to `TcpStack`. smoltcp's clock is the
+//! simulator's virtual time and its random seed comes from the run's ISN key. A smoltcp socket
+//! in LISTEN becomes the connection itself when a SYN arrives, so a listener here is a pool:
+//! each time its listening socket leaves LISTEN, the socket is handed over as a new connection
+//! and a fresh one listens in its place. State changes are observed after every poll, so a
+//! change smoltcp makes and undoes within one poll is not seen.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddrV4;
+
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant as SmolInstant;
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address};
+use synack_core::{Event, Instant, SocketId, State, UserError};
+
+use crate::sim::stack::{TcpStack, Transition};
+
+/// A device whose wire is two queues.
+#[derive(Default)]
+struct QueueDevice {
+    rx: VecDeque<Vec<u8>>,
+    tx: VecDeque<Vec<u8>>,
+}
+
+struct Rx(Vec<u8>);
+struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+
+impl phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0; len];
+        let r = f(&mut buf);
+        self.0.push_back(buf);
+        r
+    }
+}
+
+impl Device for QueueDevice {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx<'a>;
+    fn receive(&mut self, _: SmolInstant) -> Option<(Rx, Tx<'_>)> {
+        let p = self.rx.pop_front()?;
+        Some((Rx(p), Tx(&mut self.tx)))
+    }
+    fn transmit(&mut self, _: SmolInstant) -> Option<Tx<'_>> {
+        Some(Tx(&mut self.tx))
+    }
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut c = DeviceCapabilities::default();
+        c.medium = Medium::Ip;
+        c.max_transmission_unit = 1500;
+        c
+    }
+}
+
+fn state(s: tcp::State) -> State {
+    match s {
+        tcp::State::Closed => State::Closed,
+        tcp::State::Listen => State::Listen,
+        tcp::State::SynSent => State::SynSent,
+        tcp::State::SynReceived => State::SynReceived,
+        tcp::State::Established => State::Established,
+        tcp::State::FinWait1 => State::FinWait1,
+        tcp::State::FinWait2 => State::FinWait2,
+        tcp::State::CloseWait => State::CloseWait,
+        tcp::State::Closing => State::Closing,
+        tcp::State::LastAck => State::LastAck,
+        tcp::State::TimeWait => State::TimeWait,
+    }
+}
+
+fn now_smol(t: Instant) -> SmolInstant {
+    SmolInstant::from_micros((t.as_nanos() / 1000) as i64)
+}
+
+struct Conn {
+    handle: SocketHandle,
+    last: State,
+    listener: Option<SocketId>,
+    accepted: bool,
+    fin_told: bool,
+}
+
+struct Listener {
+    port: u16,
+    handle: SocketHandle,
+    ready: VecDeque<SocketId>,
+}
+
+/// smoltcp behind `TcpStack`.
+pub struct SmolStack {
+    iface: Interface,
+    device: QueueDevice,
+    sockets: SocketSet<'static>,
+    conns: BTreeMap<SocketId, Conn>,
+    listeners: BTreeMap<SocketId, Listener>,
+    next_id: u64,
+    now: Instant,
+    transitions: Vec<Transition>,
+    events: VecDeque<(SocketId, Event)>,
+    /// When smoltcp next wants to be polled, as of the last poll.
+    next: Option<Instant>,
+}
+
+fn new_socket() -> tcp::Socket<'static> {
+    tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+        tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+    )
+}
+
+impl SmolStack {
+    /// smoltcp at `addr`, its random seed taken from `key`.
+    pub fn new(addr: std::net::Ipv4Addr, key: [u8; 16]) -> SmolStack {
+        let mut device = QueueDevice::default();
+        let mut config = IfaceConfig::new(HardwareAddress::Ip);
+        config.random_seed = u64::from_le_bytes([
+            key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+        ]);
+        let mut iface = Interface::new(config, &mut device, SmolInstant::ZERO);
+        let o = addr.octets();
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::new(IpAddress::v4(o[0], o[1], o[2], o[3]), 24));
+        });
+        SmolStack {
+            iface,
+            device,
+            sockets: SocketSet::new(Vec::new()),
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            next_id: 1,
+            now: Instant::ZERO,
+            transitions: Vec::new(),
+            events: VecDeque::new(),
+            next: None,
+        }
+    }
+
+    fn id(&mut self) -> SocketId {
+        let id = SocketId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Polls smoltcp, then records what changed: listeners handing over connections, state
+    /// changes, and the events they mean.
+    fn poll(&mut self) {
+        let _ = self
+            .iface
+            .poll(now_smol(self.now), &mut self.device, &mut self.sockets);
+        // Listeners whose socket left LISTEN: the socket becomes a connection.
+        let lids: Vec<SocketId> = self.listeners.keys().copied().collect();
+        for lid in lids {
+            let Some(l) = self.listeners.get(&lid) else {
+                continue;
+            };
+            let (handle, port) = (l.handle, l.port);
+            let s = state(self.sockets.get::<tcp::Socket>(handle).state());
+            if s != State::Listen {
+                let fresh = self.sockets.add(new_socket());
+                let _ = self.sockets.get_mut::<tcp::Socket>(fresh).listen(port);
+                if let Some(l) = self.listeners.get_mut(&lid) {
+                    l.handle = fresh;
+                }
+                let cid = self.id();
+                self.transitions.push(Transition {
+                    socket: cid,
+                    from: State::Listen,
+                    to: s,
+                });
+                self.conns.insert(
+                    cid,
+                    Conn {
+                        handle,
+                        last: s,
+                        listener: Some(lid),
+                        accepted: false,
+                        fin_told: false,
+                    },
+                );
+            }
+        }
+        let ids: Vec<SocketId> = self.conns.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.conns.get(&id) else {
+                continue;
+            };
+            let sock = self.sockets.get::<tcp::Socket>(c.handle);
+            let s = state(sock.state());
+            let readable = sock.can_recv();
+            let peer_closed = !sock.may_recv()
+                && matches!(
+                    s,
+                    State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+                );
+            let (last, listener, accepted, fin_told) = (c.last, c.listener, c.accepted, c.fin_told);
+            if s != last {
+                self.transitions.push(Transition {
+                    socket: id,
+                    from: last,
+                    to: s,
+                });
+                // Synchronized, possibly past ESTABLISHED within one poll (an ACK with a FIN).
+                if s.is_synchronized() && !last.is_synchronized() {
+                    self.events.push_back((id, Event::Connected));
+                    if let (Some(lid), false) = (listener, accepted) {
+                        if let Some(l) = self.listeners.get_mut(&lid) {
+                            l.ready.push_back(id);
+                            self.events.push_back((lid, Event::Incoming));
+                        }
+                    }
+                }
+                if s == State::Closed {
+                    let e = match last {
+                        State::SynSent => Some(Event::Refused),
+                        State::Established
+                        | State::FinWait1
+                        | State::FinWait2
+                        | State::CloseWait => Some(Event::Reset),
+                        _ => None,
+                    };
+                    if let Some(e) = e {
+                        self.events.push_back((id, e));
+                    }
+                    self.events.push_back((id, Event::Closed));
+                }
+            }
+            if readable {
+                self.events.push_back((id, Event::Readable));
+            }
+            if peer_closed && !fin_told {
+                self.events.push_back((id, Event::PeerClosed));
+            }
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.last = s;
+                c.fin_told |= peer_closed;
+            }
+            // A closed connection with nothing left to read is gone.
+            if s == State::Closed && !readable {
+                if let Some(c) = self.conns.remove(&id) {
+                    self.sockets.remove(c.handle);
+                }
+            }
+        }
+        let now = now_smol(self.now);
+        self.next = self
+            .iface
+            .poll_delay(now, &self.sockets)
+            .map(|d| self.now + std::time::Duration::from_micros(d.total_micros()));
+    }
+}
+
+fn endpoint(addr: SocketAddrV4) -> IpEndpoint {
+    let o = addr.ip().octets();
+    IpEndpoint::new(
+        IpAddress::Ipv4(Ipv4Address::new(o[0], o[1], o[2], o[3])),
+        addr.port(),
+    )
+}
+
+fn sock_addr(e: IpEndpoint) -> Option<SocketAddrV4> {
+    match e.addr {
+        IpAddress::Ipv4(a) => {
+            let o = a.octets();
+            Some(SocketAddrV4::new(
+                std::net::Ipv4Addr::new(o[0], o[1], o[2], o[3]),
+                e.port,
+            ))
+        }
+    }
+}
+
+impl TcpStack for SmolStack {
+    fn name(&self) -> &str {
+        "smoltcp"
+    }
+    fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        self.now = self.now.max(now);
+        self.device.rx.push_back(bytes.to_vec());
+        self.poll();
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        self.now = self.now.max(now);
+        if self.device.tx.is_empty() {
+            self.poll();
+        }
+        self.device.tx.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        // A delay of zero means "poll again now": one nanosecond later, so time moves on.
+        self.next.map(|t| {
+            if t <= self.now {
+                self.now + std::time::Duration::from_nanos(1)
+            } else {
+                t
+            }
+        })
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        self.poll();
+    }
+    fn poll_event(&mut self) -> Option<(SocketId, Event)> {
+        self.events.pop_front()
+    }
+    fn drain_transitions(&mut self) -> Vec<Transition> {
+        std::mem::take(&mut self.transitions)
+    }
+    fn live_sockets(&self) -> usize {
+        self.conns.len() + self.listeners.len()
+    }
+    fn listen(&mut self, port: u16) -> Result<SocketId, UserError> {
+        if self.listeners.values().any(|l| l.port == port) {
+            return Err(UserError::ConnectionAlreadyExists);
+        }
+        let handle = self.sockets.add(new_socket());
+        self.sockets
+            .get_mut::<tcp::Socket>(handle)
+            .listen(port)
+            .map_err(|_| UserError::InsufficientResources)?;
+        let id = self.id();
+        self.transitions.push(Transition {
+            socket: id,
+            from: State::Closed,
+            to: State::Listen,
+        });
+        self.listeners.insert(
+            id,
+            Listener {
+                port,
+                handle,
+                ready: VecDeque::new(),
+            },
+        );
+        Ok(id)
+    }
+    fn listen_to(&mut self, _port: u16, _remote: SocketAddrV4) -> Result<SocketId, UserError> {
+        // smoltcp has no fully specified passive OPEN.
+        Err(UserError::InsufficientResources)
+    }
+    fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+    ) -> Result<SocketId, UserError> {
+        self.now = self.now.max(now);
+        let handle = self.sockets.add(new_socket());
+        let local = local_port.unwrap_or(49152 + (self.next_id % 16000) as u16);
+        self.sockets
+            .get_mut::<tcp::Socket>(handle)
+            .connect(self.iface.context(), endpoint(remote), local)
+            .map_err(|_| UserError::ConnectionAlreadyExists)?;
+        let id = self.id();
+        self.transitions.push(Transition {
+            socket: id,
+            from: State::Closed,
+            to: State::SynSent,
+        });
+        self.conns.insert(
+            id,
+            Conn {
+                handle,
+                last: State::SynSent,
+                listener: None,
+                accepted: true,
+                fin_told: false,
+            },
+        );
+        self.poll();
+        Ok(id)
+    }
+    fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, UserError> {
+        let l = self
+            .listeners
+            .get_mut(&listener)
+            .ok_or(UserError::ConnectionDoesNotExist)?;
+        let next = l.ready.pop_front();
+        if let Some(id) = next {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.accepted = true;
+            }
+        }
+        Ok(next)
+    }
+    fn send(&mut self, now: Instant, id: SocketId, data: &[u8]) -> Result<usize, UserError> {
+        self.now = self.now.max(now);
+        let c = self
+            .conns
+            .get(&id)
+            .ok_or(UserError::ConnectionDoesNotExist)?;
+        let n = self
+            .sockets
+            .get_mut::<tcp::Socket>(c.handle)
+            .send_slice(data)
+            .map_err(|_| UserError::ConnectionClosing)?;
+        self.poll();
+        Ok(n)
+    }
+    fn recv(&mut self, id: SocketId, buf: &mut [u8]) -> Result<usize, UserError> {
+        let c = self
+            .conns
+            .get(&id)
+            .ok_or(UserError::ConnectionDoesNotExist)?;
+        let sock = self.sockets.get_mut::<tcp::Socket>(c.handle);
+        match sock.recv_slice(buf) {
+            Ok(0) if !sock.may_recv() && !sock.can_recv() => Err(UserError::ConnectionClosing),
+            Ok(n) => {
+                self.poll();
+                Ok(n)
+            }
+            Err(tcp::RecvError::Finished) => Err(UserError::ConnectionClosing),
+            Err(tcp::RecvError::InvalidState) => Ok(0),
+        }
+    }
+    fn close(&mut self, id: SocketId) -> Result<(), UserError> {
+        if let Some(l) = self.listeners.remove(&id) {
+            self.sockets.remove(l.handle);
+            self.transitions.push(Transition {
+                socket: id,
+                from: State::Listen,
+                to: State::Closed,
+            });
+            return Ok(());
+        }
+        let c = self
+            .conns
+            .get(&id)
+            .ok_or(UserError::ConnectionDoesNotExist)?;
+        self.sockets.get_mut::<tcp::Socket>(c.handle).close();
+        self.poll();
+        Ok(())
+    }
+    fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
+        if self.listeners.contains_key(&id) {
+            return self.close(id);
+        }
+        let c = self
+            .conns
+            .get(&id)
+            .ok_or(UserError::ConnectionDoesNotExist)?;
+        self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
+        self.poll();
+        Ok(())
+    }
+    fn status(&self, id: SocketId) -> Result<State, UserError> {
+        if self.listeners.contains_key(&id) {
+            return Ok(State::Listen);
+        }
+        let c = self
+            .conns
+            .get(&id)
+            .ok_or(UserError::ConnectionDoesNotExist)?;
+        Ok(state(self.sockets.get::<tcp::Socket>(c.handle).state()))
+    }
+    fn endpoints(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        let c = self.conns.get(&id)?;
+        let s = self.sockets.get::<tcp::Socket>(c.handle);
+        Some((
+            sock_addr(s.local_endpoint()?)?,
+            sock_addr(s.remote_endpoint()?)?,
+        ))
+    }
+    fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State> {
+        for c in self.conns.values() {
+            let s = self.sockets.get::<tcp::Socket>(c.handle);
+            if s.local_endpoint().and_then(sock_addr) == Some(local)
+                && s.remote_endpoint().and_then(sock_addr) == Some(remote)
+            {
+                return Some(state(s.state()));
+            }
+        }
+        self.listeners
+            .values()
+            .any(|l| l.port == local.port())
+            .then_some(State::Listen)
+    }
+}
