@@ -14,7 +14,7 @@ use synack_core::{Config, Endpoint, Instant, Profile, SeqNum, SocketId};
 
 use crate::sim::faults::Decision;
 use crate::sim::stack::{CoreStack, TcpStack};
-use crate::sim::ADDRS;
+use crate::sim::{connection_states, ADDRS};
 use crate::trace::{notation, render_rfc, state_name, Trace, TraceEvent, TraceOptions};
 
 /// Something a scenario does at a given time.
@@ -112,22 +112,8 @@ pub fn play(s: &Scenario) -> Result<String, String> {
     let mut actions = actions.into_iter().peekable();
     let mut now = Instant::ZERO;
     let end = Instant::from_millis(s.until_ms);
-    let states_of = |hosts: &Vec<Box<dyn TcpStack>>, bytes: &[u8]| -> [Option<String>; 2] {
-        let Ok(p) = Packet::parse(bytes) else {
-            return [None, None];
-        };
-        let src = SocketAddrV4::new(p.ip.src, p.tcp.src_port);
-        let dst = SocketAddrV4::new(p.ip.dst, p.tcp.dst_port);
-        let mut out = [None, None];
-        for (h, slot) in out.iter_mut().enumerate() {
-            let (l, r) = if *src.ip() == ADDRS[h] {
-                (src, dst)
-            } else {
-                (dst, src)
-            };
-            *slot = hosts[h].conn_state(l, r).map(state_name);
-        }
-        out
+    let states_of = |hosts: &Vec<Box<dyn TcpStack>>, bytes: &[u8]| {
+        connection_states([&*hosts[0], &*hosts[1]], bytes)
     };
     loop {
         // Accept what the listeners hold; the accepted connection becomes the host's own.

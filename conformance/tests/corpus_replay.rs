@@ -79,22 +79,23 @@ fn parsers_corpus_replays() {
     );
 }
 
+/// The states no seed of `target` passes through, `body` returning the states of one input.
+fn unreached(target: &str, body: fn(&[u8]) -> Vec<State>) -> Vec<State> {
+    let mut reached: Vec<State> = Vec::new();
+    for path in inputs(&corpus_root().join(target)) {
+        let data = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        reached.extend(body(&data));
+    }
+    State::ALL
+        .into_iter()
+        .filter(|s| !reached.contains(s))
+        .collect()
+}
+
 /// The `endpoint` seeds, taken together, pass through every state.
 #[test]
 fn endpoint_corpus_reaches_every_state() {
-    let mut reached: Vec<State> = Vec::new();
-    for path in inputs(&corpus_root().join("endpoint")) {
-        let data = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for s in synack::fuzzing::endpoint(&data) {
-            if !reached.contains(&s) {
-                reached.push(s);
-            }
-        }
-    }
-    let missing: Vec<State> = State::ALL
-        .into_iter()
-        .filter(|s| !reached.contains(s))
-        .collect();
+    let missing = unreached("endpoint", synack::fuzzing::endpoint);
     assert!(
         missing.is_empty(),
         "corpus/endpoint/ never reaches {missing:?}"
@@ -198,18 +199,6 @@ fn sim_corpus_reaches_every_state() {
             .unwrap();
         }
     }
-    let mut reached: Vec<State> = Vec::new();
-    for path in inputs(&corpus_root().join("sim")) {
-        let data = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for s in synack::fuzzing::sim(&data) {
-            if !reached.contains(&s) {
-                reached.push(s);
-            }
-        }
-    }
-    let missing: Vec<State> = State::ALL
-        .into_iter()
-        .filter(|s| !reached.contains(s))
-        .collect();
+    let missing = unreached("sim", synack::fuzzing::sim);
     assert!(missing.is_empty(), "corpus/sim/ never reaches {missing:?}");
 }

@@ -159,11 +159,28 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+fn splitmix(z: u64) -> u64 {
+    workload::mix64(z.wrapping_add(workload::GOLDEN_GAMMA))
+}
+
+/// The states, on A and on B, of the connection a packet belongs to: each host's view of the
+/// packet's 4-tuple (`None` where it has neither a connection nor a listener for it).
+pub fn connection_states(stacks: [&dyn TcpStack; 2], bytes: &[u8]) -> [Option<String>; 2] {
+    let Ok(p) = synack_core::wire::Packet::parse(bytes) else {
+        return [None, None];
+    };
+    let src = SocketAddrV4::new(p.ip.src, p.tcp.src_port);
+    let dst = SocketAddrV4::new(p.ip.dst, p.tcp.dst_port);
+    let mut out = [None, None];
+    for (h, slot) in out.iter_mut().enumerate() {
+        let (local, remote) = if *src.ip() == ADDRS[h] {
+            (src, dst)
+        } else {
+            (dst, src)
+        };
+        *slot = stacks[h].conn_state(local, remote).map(state_name);
+    }
+    out
 }
 
 /// One side of one connection.
@@ -207,17 +224,6 @@ impl App {
         };
         format!("A {a} <-> B {b}")
     }
-}
-
-fn last_write(s: &Script) -> u64 {
-    s.steps
-        .iter()
-        .filter_map(|st| match st {
-            Step::WriteTo(n) => Some(*n),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 struct Host {
@@ -405,7 +411,7 @@ impl Sim<'_> {
             remote,
             written: 0,
             read: 0,
-            expect: last_write(peer),
+            expect: peer.total_written(),
             eof: false,
             connected: false,
             opens_by_send: false,
@@ -606,24 +612,7 @@ impl Sim<'_> {
 
     /// The states, on A and on B, of the connection a packet belongs to.
     fn states_of(&self, bytes: &[u8]) -> [Option<String>; 2] {
-        let Ok(p) = synack_core::wire::Packet::parse(bytes) else {
-            return [None, None];
-        };
-        let src = SocketAddrV4::new(p.ip.src, p.tcp.src_port);
-        let dst = SocketAddrV4::new(p.ip.dst, p.tcp.dst_port);
-        let mut out = [None, None];
-        for (h, slot) in out.iter_mut().enumerate() {
-            let (local, remote) = if *src.ip() == ADDRS[h] {
-                (src, dst)
-            } else {
-                (dst, src)
-            };
-            *slot = self.hosts[h]
-                .stack
-                .conn_state(local, remote)
-                .map(state_name);
-        }
-        out
+        connection_states([&*self.hosts[0].stack, &*self.hosts[1].stack], bytes)
     }
 
     fn transmit(&mut self) {

@@ -125,6 +125,20 @@ pub struct Script {
     pub read_chunk: u32,
 }
 
+impl Script {
+    /// Octets this side writes in all: its largest `WriteTo`.
+    pub fn total_written(&self) -> u64 {
+        self.steps
+            .iter()
+            .filter_map(|st| match st {
+                Step::WriteTo(n) => Some(*n),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// One connection of a workload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnPlan {
@@ -357,19 +371,9 @@ impl Workload {
 
     /// Octets all connections write, both ways.
     pub fn total_bytes(&self) -> u64 {
-        let last_write = |s: &Script| {
-            s.steps
-                .iter()
-                .filter_map(|st| match st {
-                    Step::WriteTo(n) => Some(*n),
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(0)
-        };
         self.conns
             .iter()
-            .map(|c| last_write(&c.client) + last_write(&c.server))
+            .map(|c| c.client.total_written() + c.server.total_written())
             .sum()
     }
 }
@@ -394,11 +398,18 @@ fn exchange_then_close(kind: Kind, x: u64, y: u64) -> (Vec<Step>, Vec<Step>) {
 /// The octet at stream offset `i` of the stream keyed by `key`: a SplitMix64 of the 8-octet
 /// block, so that a receiver can check any octet without the sender's copy.
 pub fn pattern_byte(key: u64, i: u64) -> u8 {
-    let mut z = key.wrapping_add((i / 8).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let z = mix64(key.wrapping_add((i / 8).wrapping_mul(GOLDEN_GAMMA)));
+    (z >> ((i % 8) * 8)) as u8
+}
+
+/// SplitMix64's increment.
+pub(crate) const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output function.
+pub(crate) fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> ((i % 8) * 8)) as u8
+    z ^ (z >> 31)
 }
 
 /// Fills `buf` with the pattern from offset `start`.
