@@ -20,9 +20,9 @@ use synack_core::Config;
 
 /// synack: a deterministic fuzz and conformance harness for TCP.
 ///
-/// With no subcommand, runs the default suite: the fixed scenarios (handshake, transfer,
-/// normal close, half-close, simultaneous open, simultaneous close) and a swarm sweep of 1,000
-/// seeds. Exit status: 0 all passed, 1 a check failed, 2 bad usage or input.
+/// With no subcommand, runs the default suite: the RFC 793 and RFC 9293 table comparisons, the
+/// RFC 793 figures, the fixed scenarios (handshake, transfer, normal close, half-close,
+/// simultaneous open, simultaneous close) and a swarm sweep of 1,000 seeds. Exit status: 0 all passed, 1 a check failed, 2 bad usage or input.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -512,6 +512,34 @@ fn scenarios() -> Vec<(&'static str, Workload)> {
 fn default_suite() -> Result<bool, String> {
     let mut ok = true;
     say!("synack {}: default suite", env!("CARGO_PKG_VERSION"));
+    say!("transition tables (synack-core against the references):");
+    for profile in [synack_core::Profile::Rfc9293, synack_core::Profile::Rfc793] {
+        use synack::rfc;
+        let reference = rfc::reference(profile)?;
+        let generated = rfc::generate::generate_core(profile);
+        let c = rfc::compare(
+            &reference,
+            &generated,
+            &rfc::deviations::for_profile(profile),
+        );
+        let unexplained = c.unexplained().count();
+        ok &= c.passes();
+        say!(
+            "  {:<20} {} cells agree, {} deliberate differences, {} unexplained",
+            profile.name(),
+            c.agree,
+            c.differences.len() - unexplained,
+            unexplained
+        );
+    }
+    say!("RFC 793 figures and the seed article's flows (scripted):");
+    let figures = synack::scenario::all();
+    let played = figures
+        .iter()
+        .filter(|(_, s)| synack::scenario::play(s).is_ok())
+        .count();
+    ok &= played == figures.len();
+    say!("  {played} of {} played", figures.len());
     say!("scenarios (faults none, rfc9293):");
     for (name, workload) in scenarios() {
         let spec = RunSpec {
