@@ -13,7 +13,7 @@ use synack::planted::{Bug, Planted};
 use synack::shrink::{self, parse_profile, Regression};
 use synack::sim::faults::Profile as Faults;
 use synack::sim::workload::{Kind, Workload};
-use synack::sim::{self, stack::TcpStack, RunSpec};
+use synack::sim::{self, known, stack::TcpStack, RunSpec};
 use synack::sweep::{self, parse_range, parse_shard, SeedOutcome, SweepOptions, SweepReport};
 use synack::trace::{self, TraceOptions};
 use synack_core::Config;
@@ -293,7 +293,7 @@ fn sweep_with_progress(opts: &SweepOptions, run: &RunArgs) -> Result<SweepReport
     let step = (total / 10).max(1);
     let progress = |n: usize, o: &SeedOutcome| {
         let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(failure) = &o.failure {
+        if let (Some(failure), true) = (&o.failure, o.unexplained()) {
             *f += 1;
             let line = format!(
                 "seed {} failed: {failure}\n  {}",
@@ -366,6 +366,20 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         },
         c.cells_exercised
     );
+    for (id, n) in &report.expected {
+        let first = report
+            .outcomes
+            .iter()
+            .find(|o| o.expected == Some(*id))
+            .map_or(0, |o| o.seed);
+        say!(
+            "{n} failed as expected: known difference {id} (first: {})",
+            a.run.replay_command(first)
+        );
+        if let Some(d) = known::by_id(id) {
+            say!("  {}\n  {}", d.summary, d.rfc);
+        }
+    }
     say!("{} passed, {} failed", report.passed, report.failed);
     Ok(report.failed == 0 && (!a.require_coverage || c.figure_5_never.is_empty()))
 }
@@ -407,12 +421,21 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
     if let Some(kib) = peak_rss_kib() {
         say!("peak RSS {:.1} MiB", kib as f64 / 1024.0);
     }
-    match &result.failure {
-        None => {
+    for id in &result.known {
+        if let Some(d) = known::by_id(id) {
+            say!("known difference {id}: {}\n  {}", d.summary, d.rfc);
+        }
+    }
+    match (&result.failure, result.expected) {
+        (None, _) => {
             say!("passed");
             Ok(true)
         }
-        Some(f) => {
+        (Some(f), Some(id)) => {
+            say!("failed as expected ({id}): {f}");
+            Ok(true)
+        }
+        (Some(f), None) => {
             say!("FAILED: {f}");
             Ok(false)
         }

@@ -135,4 +135,7 @@ impl TcpStack for Planted {
     fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State> {
         self.inner.conn_state(local, remote)
     }
+    fn known_differences(&self) -> Vec<&'static crate::sim::known::KnownDifference> {
+        self.inner.known_differences()
+    }
 }

@@ -15,8 +15,10 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address};
-use synack_core::{Event, Instant, SocketId, State, UserError};
+use synack_core::wire::Flags;
+use synack_core::{Event, Instant, SeqNum, SocketId, State, UserError};
 
+use crate::sim::known::{self, KnownDifference};
 use crate::sim::stack::{TcpStack, Transition};
 
 /// A device whose wire is two queues.
@@ -88,6 +90,8 @@ struct Conn {
     listener: Option<SocketId>,
     accepted: bool,
     fin_told: bool,
+    /// The user closed it in SYN-SENT or aborted it: CLOSED is no news to them.
+    user_ended: bool,
 }
 
 struct Listener {
@@ -109,6 +113,14 @@ pub struct SmolStack {
     events: VecDeque<(SocketId, Event)>,
     /// When smoltcp next wants to be polled, as of the last poll.
     next: Option<Instant>,
+    /// The ISS of each connection (local port, remote socket), from the SYNs it sent.
+    iss: BTreeMap<(u16, SocketAddrV4), SeqNum>,
+    /// The last ACK each connection received (local port, remote socket).
+    last_ack: BTreeMap<(u16, SocketAddrV4), SeqNum>,
+    /// Listening sockets closed over one poll, with their port (see `hide_listeners`).
+    hidden: Vec<(SocketHandle, u16)>,
+    /// Known differences seen so far.
+    known: Vec<&'static KnownDifference>,
 }
 
 fn new_socket() -> tcp::Socket<'static> {
@@ -142,6 +154,38 @@ impl SmolStack {
             transitions: Vec::new(),
             events: VecDeque::new(),
             next: None,
+            iss: BTreeMap::new(),
+            last_ack: BTreeMap::new(),
+            hidden: Vec::new(),
+            known: Vec::new(),
+        }
+    }
+
+    /// Whether a connection (not a listener) holds the socket pair `local`, `remote`.
+    fn has_connection(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        self.conns.values().any(|c| {
+            let s = self.sockets.get::<tcp::Socket>(c.handle);
+            s.state() != tcp::State::Closed
+                && s.local_endpoint().and_then(sock_addr) == Some(local)
+                && s.remote_endpoint().and_then(sock_addr) == Some(remote)
+        })
+    }
+
+    /// A pool keeps a fresh socket listening beside a listener's connections, and smoltcp
+    /// offers a packet to its sockets in slot order, so a listening socket could take a SYN
+    /// meant for a connection of the same socket pair (a duplicate, say). A TCP demultiplexes
+    /// to the connection first and to LISTEN only when none exists (RFC 9293 §3.10.7.1-2),
+    /// so for such a SYN the listening sockets of the port are closed over the poll.
+    fn hide_listeners(&mut self, port: u16) {
+        for l in self.listeners.values().filter(|l| l.port == port) {
+            self.sockets.get_mut::<tcp::Socket>(l.handle).close();
+            self.hidden.push((l.handle, port));
+        }
+    }
+
+    fn ended_by_user(&mut self, id: SocketId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.user_ended = true;
         }
     }
 
@@ -157,6 +201,11 @@ impl SmolStack {
         let _ = self
             .iface
             .poll(now_smol(self.now), &mut self.device, &mut self.sockets);
+        // Listening sockets hidden from a SYN that belongs to an existing connection listen
+        // again (LISTEN holds no state, so nothing is lost).
+        for (handle, port) in std::mem::take(&mut self.hidden) {
+            let _ = self.sockets.get_mut::<tcp::Socket>(handle).listen(port);
+        }
         // Listeners whose socket left LISTEN: the socket becomes a connection.
         let lids: Vec<SocketId> = self.listeners.keys().copied().collect();
         for lid in lids {
@@ -185,11 +234,13 @@ impl SmolStack {
                         listener: Some(lid),
                         accepted: false,
                         fin_told: false,
+                        user_ended: false,
                     },
                 );
             }
         }
         let ids: Vec<SocketId> = self.conns.keys().copied().collect();
+        let mut stalled = false;
         for id in ids {
             let Some(c) = self.conns.get(&id) else {
                 continue;
@@ -202,13 +253,37 @@ impl SmolStack {
                     s,
                     State::CloseWait | State::LastAck | State::Closing | State::TimeWait
                 );
-            let (last, listener, accepted, fin_told) = (c.last, c.listener, c.accepted, c.fin_told);
+            let (last, listener, accepted, fin_told, user_ended) =
+                (c.last, c.listener, c.accepted, c.fin_told, c.user_ended);
+            // Sequence space of ours the peer has not acknowledged: a FIN in FIN-WAIT-1,
+            // CLOSING and LAST-ACK; data in the send buffer otherwise.
+            let outstanding = matches!(s, State::FinWait1 | State::Closing | State::LastAck)
+                || (matches!(s, State::Established | State::CloseWait) && sock.send_queue() > 0);
+            stalled |= outstanding;
             if s != last {
                 self.transitions.push(Transition {
                     socket: id,
                     from: last,
                     to: s,
                 });
+                // Our FIN acknowledged by the ACK of our SYN: the FIN had the SYN's number.
+                let fin_acked = matches!(
+                    (last, s),
+                    (State::FinWait1, State::FinWait2 | State::TimeWait)
+                        | (State::Closing, State::TimeWait)
+                );
+                let key = sock
+                    .local_endpoint()
+                    .and_then(sock_addr)
+                    .zip(sock.remote_endpoint().and_then(sock_addr))
+                    .map(|(l, r)| (l.port(), r));
+                if let (true, Some(key)) = (fin_acked, key) {
+                    if let (Some(iss), Some(ack)) = (self.iss.get(&key), self.last_ack.get(&key)) {
+                        if *ack == *iss + 1 {
+                            self.saw(&known::SMOLTCP_FIN_ON_SYN_SEQUENCE);
+                        }
+                    }
+                }
                 // Synchronized, possibly past ESTABLISHED within one poll (an ACK with a FIN).
                 if s.is_synchronized() && !last.is_synchronized() {
                     self.events.push_back((id, Event::Connected));
@@ -219,7 +294,7 @@ impl SmolStack {
                         }
                     }
                 }
-                if s == State::Closed {
+                if s == State::Closed && !user_ended {
                     let e = match last {
                         State::SynSent => Some(Event::Refused),
                         State::Established
@@ -244,8 +319,10 @@ impl SmolStack {
                 c.last = s;
                 c.fin_told |= peer_closed;
             }
-            // A closed connection with nothing left to read is gone.
-            if s == State::Closed && !readable {
+            // A closed connection with nothing left to read is gone. So is a listener's
+            // connection that a RST returned to LISTEN (RFC 9293 §3.10.7.4, SYN-RECEIVED):
+            // the pool already has a fresh socket listening in its place.
+            if (s == State::Closed && !readable) || (s == State::Listen && listener.is_some()) {
                 if let Some(c) = self.conns.remove(&id) {
                     self.sockets.remove(c.handle);
                 }
@@ -256,6 +333,34 @@ impl SmolStack {
             .iface
             .poll_delay(now, &self.sockets)
             .map(|d| self.now + std::time::Duration::from_micros(d.total_micros()));
+        // Something of ours unacknowledged and no timer running at all: nothing will ever
+        // retransmit it (RFC 6298 §5, R5.2: the timer stops only when all is acknowledged).
+        if stalled && self.next.is_none() {
+            self.saw(&known::SMOLTCP_RETRANSMISSION_TIMER_STOPPED);
+        }
+    }
+
+    fn saw(&mut self, d: &'static KnownDifference) {
+        if !self.known.contains(&d) {
+            self.known.push(d);
+        }
+    }
+
+    /// Checks a segment smoltcp sends: a FIN or data must not reuse the sequence number of
+    /// the connection's own SYN (RFC 9293 §3.4).
+    fn inspect(&mut self, bytes: &[u8]) {
+        let Ok(p) = synack_core::wire::Packet::parse(bytes) else {
+            return;
+        };
+        let seg = synack_core::SegmentSummary::of(&p);
+        let key = (seg.src.port(), seg.dst);
+        if seg.flags.contains(Flags::SYN) {
+            self.iss.insert(key, seg.seq);
+        } else if (seg.flags.contains(Flags::FIN) || seg.len > 0)
+            && self.iss.get(&key) == Some(&seg.seq)
+        {
+            self.saw(&known::SMOLTCP_FIN_ON_SYN_SEQUENCE);
+        }
     }
 }
 
@@ -285,6 +390,15 @@ impl TcpStack for SmolStack {
     }
     fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
         self.now = self.now.max(now);
+        if let Ok(p) = synack_core::wire::Packet::parse(bytes) {
+            let seg = synack_core::SegmentSummary::of(&p);
+            if seg.flags.contains(Flags::ACK) {
+                self.last_ack.insert((seg.dst.port(), seg.src), seg.ack);
+            }
+            if seg.flags.contains(Flags::SYN) && self.has_connection(seg.dst, seg.src) {
+                self.hide_listeners(seg.dst.port());
+            }
+        }
         self.device.rx.push_back(bytes.to_vec());
         self.poll();
     }
@@ -293,7 +407,9 @@ impl TcpStack for SmolStack {
         if self.device.tx.is_empty() {
             self.poll();
         }
-        self.device.tx.pop_front()
+        let p = self.device.tx.pop_front()?;
+        self.inspect(&p);
+        Some(p)
     }
     fn poll_timeout(&self) -> Option<Instant> {
         // A delay of zero means "poll again now": one nanosecond later, so time moves on.
@@ -344,7 +460,8 @@ impl TcpStack for SmolStack {
         Ok(id)
     }
     fn listen_to(&mut self, _port: u16, _remote: SocketAddrV4) -> Result<SocketId, UserError> {
-        // smoltcp has no fully specified passive OPEN.
+        // smoltcp has no fully specified passive OPEN (RFC 9293 §3.10.1).
+        self.saw(&known::SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN);
         Err(UserError::InsufficientResources)
     }
     fn connect(
@@ -374,6 +491,7 @@ impl TcpStack for SmolStack {
                 listener: None,
                 accepted: true,
                 fin_told: false,
+                user_ended: false,
             },
         );
         self.poll();
@@ -425,18 +543,38 @@ impl TcpStack for SmolStack {
     fn close(&mut self, id: SocketId) -> Result<(), UserError> {
         if let Some(l) = self.listeners.remove(&id) {
             self.sockets.remove(l.handle);
+            // Its connections nobody accepted go with it, reset, as synack-core's do
+            // (RFC 9293 §3.10.4 CLOSE in LISTEN deletes the TCB; a queued connection has no
+            // user to hand it to).
+            let orphans: Vec<SocketId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.listener == Some(id) && !c.accepted)
+                .map(|(cid, _)| *cid)
+                .collect();
+            for cid in orphans {
+                self.ended_by_user(cid);
+                if let Some(c) = self.conns.get(&cid) {
+                    self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
+                }
+            }
             self.transitions.push(Transition {
                 socket: id,
                 from: State::Listen,
                 to: State::Closed,
             });
+            self.poll();
             return Ok(());
         }
         let c = self
             .conns
             .get(&id)
             .ok_or(UserError::ConnectionDoesNotExist)?;
-        self.sockets.get_mut::<tcp::Socket>(c.handle).close();
+        let handle = c.handle;
+        if self.sockets.get::<tcp::Socket>(handle).state() == tcp::State::SynSent {
+            self.ended_by_user(id);
+        }
+        self.sockets.get_mut::<tcp::Socket>(handle).close();
         self.poll();
         Ok(())
     }
@@ -448,7 +586,9 @@ impl TcpStack for SmolStack {
             .conns
             .get(&id)
             .ok_or(UserError::ConnectionDoesNotExist)?;
-        self.sockets.get_mut::<tcp::Socket>(c.handle).abort();
+        let handle = c.handle;
+        self.ended_by_user(id);
+        self.sockets.get_mut::<tcp::Socket>(handle).abort();
         self.poll();
         Ok(())
     }
@@ -483,5 +623,8 @@ impl TcpStack for SmolStack {
             .values()
             .any(|l| l.port == local.port())
             .then_some(State::Listen)
+    }
+    fn known_differences(&self) -> Vec<&'static KnownDifference> {
+        self.known.clone()
     }
 }

@@ -59,12 +59,25 @@ pub struct SeedOutcome {
     pub end_ns: u64,
     /// The failure, if the seed failed.
     pub failure: Option<Failure>,
+    /// Known differences from the RFCs the stacks showed (see `sim::known`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<&'static str>,
+    /// The known difference that explains the failure: the seed failed as expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<&'static str>,
     /// State changes seen, for the coverage report.
     #[serde(skip)]
     pub transitions: BTreeMap<(State, State), u64>,
     /// Reference-table cells exercised, for the coverage report.
     #[serde(skip)]
     pub cells: BTreeMap<(State, Event), u64>,
+}
+
+impl SeedOutcome {
+    /// Failed, and no known difference explains it.
+    pub fn unexplained(&self) -> bool {
+        self.failure.is_some() && self.expected.is_none()
+    }
 }
 
 /// A sweep's report.
@@ -82,8 +95,10 @@ pub struct SweepReport {
     pub runs: usize,
     /// Seeds that passed.
     pub passed: usize,
-    /// Seeds that failed.
+    /// Seeds that failed, not explained by a known difference.
     pub failed: usize,
+    /// Seeds that failed because of a known difference of a stack under test, by difference.
+    pub expected: BTreeMap<&'static str, usize>,
     /// Packets sent in all runs.
     pub packets: u64,
     /// Which transitions and reference-table cells the sweep exercised, and how often.
@@ -151,9 +166,9 @@ fn coverage(outcomes: &[SeedOutcome]) -> Coverage {
 }
 
 impl SweepReport {
-    /// The seeds that failed.
+    /// The seeds that failed, not explained by a known difference.
     pub fn failures(&self) -> impl Iterator<Item = &SeedOutcome> {
-        self.outcomes.iter().filter(|o| o.failure.is_some())
+        self.outcomes.iter().filter(|o| o.unexplained())
     }
 }
 
@@ -189,6 +204,8 @@ fn outcome(r: &RunResult) -> SeedOutcome {
         faults: r.faults,
         end_ns: r.end_ns,
         failure: r.failure.clone(),
+        known: r.known.clone(),
+        expected: r.expected,
         transitions: r.transitions.clone(),
         cells: r.cells.clone(),
     }
@@ -208,6 +225,8 @@ fn failed(seed: u64, oracle: Oracle, message: String) -> SeedOutcome {
             connection: None,
             message,
         }),
+        known: Vec::new(),
+        expected: None,
         transitions: BTreeMap::new(),
         cells: BTreeMap::new(),
     }
@@ -266,15 +285,21 @@ pub fn sweep(
             })
             .collect()
     });
-    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    let failed = outcomes.iter().filter(|o| o.unexplained()).count();
+    let mut expected = BTreeMap::new();
+    for id in outcomes.iter().filter_map(|o| o.expected) {
+        *expected.entry(id).or_insert(0) += 1;
+    }
+    let explained: usize = expected.values().sum();
     Ok(SweepReport {
         seeds: format!("{}..{}", opts.seeds.start, opts.seeds.end),
         faults: opts.faults.name().to_string(),
         profile: opts.profile.name().to_string(),
         shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
         runs: outcomes.len(),
-        passed: outcomes.len() - failed,
+        passed: outcomes.len() - failed - explained,
         failed,
+        expected,
         packets: outcomes.iter().map(|o| o.packets).sum(),
         coverage: coverage(&outcomes),
         outcomes,

@@ -43,3 +43,59 @@ fn bulk_transfers_between_core_and_smoltcp() {
         }
     }
 }
+
+fn run(seed: u64, client_smol: bool, server_smol: bool) -> sim::RunResult {
+    let spec = RunSpec::new(seed, Faults::Chaos);
+    sim::run_with(
+        &spec,
+        &TraceOptions::default(),
+        &pair(client_smol, server_smol),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_fin_on_the_syn_sequence_number_is_recognised_and_explains_the_hang() {
+    // Seed 204 draws an early close; smoltcp (A) sends its FIN at SEQ = ISS and hangs in
+    // FIN-WAIT-2 while synack-core waits for that FIN.
+    let r = run(204, true, false);
+    let failure = r.failure.as_ref().expect("the run hangs");
+    assert!(failure.message.contains("A in FIN-WAIT-2"), "{failure}");
+    assert_eq!(r.known, vec!["smoltcp-fin-on-syn-sequence"]);
+    assert_eq!(r.expected, Some("smoltcp-fin-on-syn-sequence"));
+}
+
+#[test]
+fn a_stopped_retransmission_timer_is_recognised_and_explains_the_hang() {
+    // Seed 221: smoltcp's FIN is lost, the peer's FIN takes it to CLOSING, and it has no timer
+    // left to retransmit the FIN with.
+    let r = run(221, true, false);
+    let failure = r.failure.as_ref().expect("the run hangs");
+    assert!(failure.message.contains("A in CLOSING"), "{failure}");
+    assert_eq!(r.expected, Some("smoltcp-retransmission-timer-stopped"));
+}
+
+#[test]
+fn synack_core_reports_no_known_difference() {
+    for seed in [204, 221] {
+        let r = run(seed, false, false);
+        assert!(r.known.is_empty(), "seed {seed}: {:?}", r.known);
+        assert_eq!(r.failure.map(|f| f.to_string()), None, "seed {seed}");
+    }
+}
+
+#[test]
+fn every_pairing_passes_a_chaos_sweep_but_for_known_differences() {
+    for (c, s) in [(true, false), (false, true), (true, true)] {
+        for seed in 0..150 {
+            let r = run(seed, c, s);
+            if let Some(f) = &r.failure {
+                assert!(
+                    r.expected.is_some(),
+                    "client smoltcp {c}, server smoltcp {s}, seed {seed}: {f} (known: {:?})",
+                    r.known
+                );
+            }
+        }
+    }
+}

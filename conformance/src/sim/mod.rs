@@ -12,6 +12,7 @@
 //! [`LIVENESS_BOUND`].
 
 pub mod faults;
+pub mod known;
 pub mod oracle;
 pub mod stack;
 pub mod workload;
@@ -139,6 +140,11 @@ pub struct RunResult {
     /// Every packet on the wire, if `TraceOptions::keep_packets`.
     #[serde(skip)]
     pub wire: Vec<Vec<u8>>,
+    /// Known differences from the RFCs the stacks showed (ids, see `known`).
+    pub known: Vec<&'static str>,
+    /// The known difference that explains the failure, if one does: the run failed as
+    /// expected.
+    pub expected: Option<&'static str>,
 }
 
 /// Builds the stack of a host: `host` is 0 (A) or 1 (B).
@@ -349,6 +355,19 @@ pub fn run_with(
     };
     sim.start(&workload, &mut workload_rng);
     sim.run_loop();
+    let mut known: Vec<&'static known::KnownDifference> = Vec::new();
+    for h in &sim.hosts {
+        for d in h.stack.known_differences() {
+            if !known.contains(&d) {
+                known.push(d);
+            }
+        }
+    }
+    let expected = sim
+        .failure
+        .as_ref()
+        .and_then(|f| known::explain(f, &known))
+        .map(|d| d.id);
     let packets = sim.trace.take_packets();
     let (trace_hash, events, pcap_error) = sim.trace.finish();
     if let Some(e) = pcap_error {
@@ -371,6 +390,8 @@ pub fn run_with(
         transitions: sim.transitions,
         cells: sim.cells,
         wire: packets,
+        known: known.iter().map(|d| d.id).collect(),
+        expected,
     })
 }
 

@@ -6,6 +6,7 @@
 
 use core::net::SocketAddrV4;
 
+use super::known::KnownDifference;
 use synack_core::{Endpoint, Event, Instant, Observation, SocketId, State, UserError};
 
 /// A state change reported by a stack.
@@ -72,6 +73,11 @@ pub trait TcpStack {
     /// The state of the connection between `local` and `remote`: LISTEN if only a listener
     /// on the local port would take it, `None` if nothing would.
     fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State>;
+    /// The known differences from the RFCs this stack has shown so far in the run, in the
+    /// order first seen (see `sim::known`). synack-core reports none.
+    fn known_differences(&self) -> Vec<&'static KnownDifference> {
+        Vec::new()
+    }
 }
 
 /// synack-core's endpoint under test. Its observation log must be on (`Config::record_log`) for
