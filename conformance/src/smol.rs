@@ -92,6 +92,8 @@ struct Conn {
     fin_told: bool,
     /// The user closed it in SYN-SENT or aborted it: CLOSED is no news to them.
     user_ended: bool,
+    /// Its socket pair (local port, remote socket), once known.
+    key: Option<(u16, SocketAddrV4)>,
 }
 
 struct Listener {
@@ -117,17 +119,14 @@ pub struct SmolStack {
     iss: BTreeMap<(u16, SocketAddrV4), SeqNum>,
     /// The last ACK each connection received (local port, remote socket).
     last_ack: BTreeMap<(u16, SocketAddrV4), SeqNum>,
+    /// Socket pairs a RST arrived for (since our last SYN on them).
+    rst: std::collections::BTreeSet<(u16, SocketAddrV4)>,
     /// Listening sockets closed over one poll, with their port (see `hide_listeners`).
     hidden: Vec<(SocketHandle, u16)>,
+    /// smoltcp's timeout for new sockets (see `with_user_timeout`).
+    user_timeout: Option<smoltcp::time::Duration>,
     /// Known differences seen so far.
     known: Vec<&'static KnownDifference>,
-}
-
-fn new_socket() -> tcp::Socket<'static> {
-    tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; 64 * 1024]),
-        tcp::SocketBuffer::new(vec![0; 64 * 1024]),
-    )
 }
 
 impl SmolStack {
@@ -157,6 +156,8 @@ impl SmolStack {
             iss: BTreeMap::new(),
             last_ack: BTreeMap::new(),
             hidden: Vec::new(),
+            rst: std::collections::BTreeSet::new(),
+            user_timeout: None,
             known: Vec::new(),
         }
     }
@@ -181,6 +182,26 @@ impl SmolStack {
             self.sockets.get_mut::<tcp::Socket>(l.handle).close();
             self.hidden.push((l.handle, port));
         }
+    }
+
+    fn new_socket(&self) -> tcp::Socket<'static> {
+        let mut s = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+            tcp::SocketBuffer::new(vec![0; 64 * 1024]),
+        );
+        s.set_timeout(self.user_timeout);
+        s
+    }
+
+    /// Gives every socket smoltcp's timeout, its nearest to the USER TIMEOUT (RFC 9293
+    /// §3.10.8, and the OPEN call's timeout parameter, §3.10.1). smoltcp aborts a
+    /// connection that has heard nothing from its peer for that long, even an idle one, so
+    /// the simulator leaves it off; the table generator sets it to read the user-timeout row.
+    pub fn with_user_timeout(mut self, timeout: std::time::Duration) -> SmolStack {
+        self.user_timeout = Some(smoltcp::time::Duration::from_micros(
+            u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX),
+        ));
+        self
     }
 
     fn ended_by_user(&mut self, id: SocketId) {
@@ -215,7 +236,7 @@ impl SmolStack {
             let (handle, port) = (l.handle, l.port);
             let s = state(self.sockets.get::<tcp::Socket>(handle).state());
             if s != State::Listen {
-                let fresh = self.sockets.add(new_socket());
+                let fresh = self.sockets.add(self.new_socket());
                 let _ = self.sockets.get_mut::<tcp::Socket>(fresh).listen(port);
                 if let Some(l) = self.listeners.get_mut(&lid) {
                     l.handle = fresh;
@@ -235,6 +256,7 @@ impl SmolStack {
                         accepted: false,
                         fin_told: false,
                         user_ended: false,
+                        key: None,
                     },
                 );
             }
@@ -255,6 +277,13 @@ impl SmolStack {
                 );
             let (last, listener, accepted, fin_told, user_ended) =
                 (c.last, c.listener, c.accepted, c.fin_told, c.user_ended);
+            // The socket pair, kept once known: smoltcp forgets it when the socket closes.
+            let key = sock
+                .local_endpoint()
+                .and_then(sock_addr)
+                .zip(sock.remote_endpoint().and_then(sock_addr))
+                .map(|(l, r)| (l.port(), r))
+                .or(c.key);
             // Sequence space of ours the peer has not acknowledged: a FIN in FIN-WAIT-1,
             // CLOSING and LAST-ACK; data in the send buffer otherwise.
             let outstanding = matches!(s, State::FinWait1 | State::Closing | State::LastAck)
@@ -272,11 +301,6 @@ impl SmolStack {
                     (State::FinWait1, State::FinWait2 | State::TimeWait)
                         | (State::Closing, State::TimeWait)
                 );
-                let key = sock
-                    .local_endpoint()
-                    .and_then(sock_addr)
-                    .zip(sock.remote_endpoint().and_then(sock_addr))
-                    .map(|(l, r)| (l.port(), r));
                 if let (true, Some(key)) = (fin_acked, key) {
                     if let (Some(iss), Some(ack)) = (self.iss.get(&key), self.last_ack.get(&key)) {
                         if *ack == *iss + 1 {
@@ -295,12 +319,28 @@ impl SmolStack {
                     }
                 }
                 if s == State::Closed && !user_ended {
-                    let e = match last {
-                        State::SynSent => Some(Event::Refused),
-                        State::Established
-                        | State::FinWait1
-                        | State::FinWait2
-                        | State::CloseWait => Some(Event::Reset),
+                    // smoltcp closes a connection on its own for a RST or for its timeout
+                    // (the user timeout's stand-in); LAST-ACK, CLOSING and TIME-WAIT end
+                    // normally.
+                    let reset = key.is_some_and(|k| self.rst.contains(&k));
+                    let e = match (last, reset) {
+                        (State::SynSent, true) => Some(Event::Refused),
+                        (
+                            State::Established
+                            | State::FinWait1
+                            | State::FinWait2
+                            | State::CloseWait,
+                            true,
+                        ) => Some(Event::Reset),
+                        (
+                            State::SynSent
+                            | State::SynReceived
+                            | State::Established
+                            | State::FinWait1
+                            | State::FinWait2
+                            | State::CloseWait,
+                            false,
+                        ) => Some(Event::TimedOut),
                         _ => None,
                     };
                     if let Some(e) = e {
@@ -316,6 +356,7 @@ impl SmolStack {
                 self.events.push_back((id, Event::PeerClosed));
             }
             if let Some(c) = self.conns.get_mut(&id) {
+                c.key = key;
                 c.last = s;
                 c.fin_told |= peer_closed;
             }
@@ -356,6 +397,7 @@ impl SmolStack {
         let key = (seg.src.port(), seg.dst);
         if seg.flags.contains(Flags::SYN) {
             self.iss.insert(key, seg.seq);
+            self.rst.remove(&key);
         } else if (seg.flags.contains(Flags::FIN) || seg.len > 0)
             && self.iss.get(&key) == Some(&seg.seq)
         {
@@ -394,6 +436,9 @@ impl TcpStack for SmolStack {
             let seg = synack_core::SegmentSummary::of(&p);
             if seg.flags.contains(Flags::ACK) {
                 self.last_ack.insert((seg.dst.port(), seg.src), seg.ack);
+            }
+            if seg.flags.contains(Flags::RST) {
+                self.rst.insert((seg.dst.port(), seg.src));
             }
             if seg.flags.contains(Flags::SYN) && self.has_connection(seg.dst, seg.src) {
                 self.hide_listeners(seg.dst.port());
@@ -438,7 +483,7 @@ impl TcpStack for SmolStack {
         if self.listeners.values().any(|l| l.port == port) {
             return Err(UserError::ConnectionAlreadyExists);
         }
-        let handle = self.sockets.add(new_socket());
+        let handle = self.sockets.add(self.new_socket());
         self.sockets
             .get_mut::<tcp::Socket>(handle)
             .listen(port)
@@ -471,7 +516,7 @@ impl TcpStack for SmolStack {
         local_port: Option<u16>,
     ) -> Result<SocketId, UserError> {
         self.now = self.now.max(now);
-        let handle = self.sockets.add(new_socket());
+        let handle = self.sockets.add(self.new_socket());
         let local = local_port.unwrap_or(49152 + (self.next_id % 16000) as u16);
         self.sockets
             .get_mut::<tcp::Socket>(handle)
@@ -492,6 +537,7 @@ impl TcpStack for SmolStack {
                 accepted: true,
                 fin_told: false,
                 user_ended: false,
+                key: None,
             },
         );
         self.poll();
@@ -512,6 +558,10 @@ impl TcpStack for SmolStack {
     }
     fn send(&mut self, now: Instant, id: SocketId, data: &[u8]) -> Result<usize, UserError> {
         self.now = self.now.max(now);
+        if self.listeners.contains_key(&id) {
+            // RFC 9293 §3.10.2 SEND in LISTEN without a foreign socket: an error.
+            return Err(UserError::RemoteSocketUnspecified);
+        }
         let c = self
             .conns
             .get(&id)
@@ -525,6 +575,10 @@ impl TcpStack for SmolStack {
         Ok(n)
     }
     fn recv(&mut self, id: SocketId, buf: &mut [u8]) -> Result<usize, UserError> {
+        if self.listeners.contains_key(&id) {
+            // RFC 9293 §3.10.3 RECEIVE in LISTEN: queued until the connection exists.
+            return Ok(0);
+        }
         let c = self
             .conns
             .get(&id)

@@ -99,3 +99,27 @@ fn every_pairing_passes_a_chaos_sweep_but_for_known_differences() {
         }
     }
 }
+
+#[test]
+fn smoltcp_table_against_rfc9293() {
+    // smoltcp's differences from the RFC 9293 reference are findings about smoltcp, kept for
+    // review; the harness's own vocabulary ("connection refused") is shared with synack-core.
+    use synack::rfc::{self, deviations, generate, Event};
+    use synack_core::{Profile, State};
+    let reference = rfc::reference(Profile::Rfc9293).unwrap();
+    let generated = generate::generate_smoltcp(Profile::Rfc9293);
+    assert!(
+        generated.unreachable.is_empty(),
+        "{:?}",
+        generated.unreachable
+    );
+    let c = rfc::compare(
+        &reference,
+        &generated,
+        &deviations::vocabulary(Profile::Rfc9293),
+    );
+    insta::assert_snapshot!("comparison_smoltcp_rfc9293", rfc::render_comparison(&c));
+    // The stopped retransmission timer shows in the table too: in CLOSING nothing is resent.
+    let closing = &generated.cells[&(State::Closing, Event::RetransmissionTimeout)];
+    assert!(closing.sends.is_empty(), "{:?}", closing.sends);
+}
