@@ -9,10 +9,14 @@
 //! - [`shrink`]: delta debugging over a failing run's fault decisions.
 //! - [`rfc`]: the RFC 793 and RFC 9293 transition tables, the generator, the comparison.
 //! - [`fuzzing`]: the bodies of the fuzz targets, shared with the stable corpus replay.
+//! - `smol`: smoltcp behind `TcpStack` (feature `smoltcp`).
+//! - `interop`: synack-core against the Linux kernel through TUN (feature `interop`, Linux).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod fuzzing;
+#[cfg(all(feature = "interop", target_os = "linux"))]
+pub mod interop;
 pub mod planted;
 pub mod rfc;
 pub mod scenario;

@@ -43,6 +43,33 @@ enum Command {
     Table(TableArgs),
     /// Write seed inputs for the `wire` fuzz target: packets from simulator runs.
     CorpusExport(CorpusArgs),
+    /// Play synack-core against a real TCP: `synack interop linux` (root, /dev/net/tun).
+    Interop(InteropArgs),
+}
+
+#[derive(Args, Debug)]
+struct InteropArgs {
+    /// The peer: linux (the kernel, through a TUN device in a network namespace of its own).
+    #[arg(value_parser = ["linux"])]
+    peer: String,
+    /// Fault profiles to play the scenarios under, in turn, at the TUN boundary.
+    #[arg(long, value_delimiter = ',', default_value = "none,lossy")]
+    faults: Vec<Faults>,
+    /// Seed of the fault decisions.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Octets of each bulk transfer.
+    #[arg(long, default_value_t = 4 << 20)]
+    bulk: u64,
+    /// Folder for the pcaps, one per scenario and fault profile.
+    #[arg(long, default_value = "target/interop")]
+    pcap_dir: PathBuf,
+    /// Only scenarios whose name contains this.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Internal: already inside the namespace.
+    #[arg(long, hide = true)]
+    inside: bool,
 }
 
 #[derive(Args, Debug)]
@@ -273,6 +300,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(a)) => replay(&a),
         Some(Command::Shrink(a)) => run_shrink(&a),
         Some(Command::Table(a)) => table(&a),
+        Some(Command::Interop(a)) => interop(&a),
         Some(Command::CorpusExport(a)) => corpus_export(&a),
     };
     match result {
@@ -515,6 +543,36 @@ fn table(a: &TableArgs) -> Result<bool, String> {
     };
     say!("{text}");
     Ok(table.unreachable.is_empty())
+}
+
+#[cfg(all(feature = "interop", target_os = "linux"))]
+fn interop(a: &InteropArgs) -> Result<bool, String> {
+    use synack::interop;
+    if !a.inside {
+        if let Err(interop::CannotRun(why)) = interop::preflight() {
+            return Err(why);
+        }
+        let mut args: Vec<String> = std::env::args().skip(1).collect();
+        args.push("--inside".into());
+        return interop::run_in_namespace(&args);
+    }
+    let mut ok = true;
+    for faults in &a.faults {
+        let opts = interop::Options {
+            faults: *faults,
+            seed: a.seed,
+            bulk: a.bulk,
+            pcap_dir: a.pcap_dir.clone(),
+            only: a.scenario.clone(),
+        };
+        ok &= interop::run_inside(&opts)?;
+    }
+    Ok(ok)
+}
+
+#[cfg(not(all(feature = "interop", target_os = "linux")))]
+fn interop(_: &InteropArgs) -> Result<bool, String> {
+    Err("this build of synack has no interop (it needs Linux and the interop feature)".into())
 }
 
 /// The process's peak resident set size, from Linux's /proc/self/status (VmHWM); `None`
