@@ -144,6 +144,9 @@ pub fn run_in_namespace(inner_args: &[String]) -> Result<bool, String> {
         .map_err(|e| format!("ip netns exec {}: {e}", ns.0))?;
     drop(ns);
     println!("network namespace {name} removed");
+    if status.code() == Some(2) {
+        return Err("the run inside the namespace could not start (see above)".into());
+    }
     Ok(status.success())
 }
 
@@ -530,7 +533,8 @@ struct Boundary<'a> {
     held: BinaryHeap<Reverse<Held>>,
     order: u64,
     trace: Trace,
-    faulty: u64,
+    lost: u64,
+    duplicated: u64,
     packets: u64,
     /// Segments of synack-core carrying an option it should not send.
     bad_options: Vec<String>,
@@ -560,8 +564,11 @@ impl Boundary<'_> {
             now,
             bytes.len(),
         );
-        if d.is_fault() {
-            self.faulty += 1;
+        if d.lost.is_some() {
+            self.lost += 1;
+        }
+        if d.copies.len() > 1 {
+            self.duplicated += 1;
         }
         for copy in d.copies {
             let mut b = bytes.clone();
@@ -611,16 +618,25 @@ impl Boundary<'_> {
                         .push(format!("synack-core sent {o:?} (SYN: {syn})"));
                 }
             }
-        } else if syn {
+        } else {
             for o in &p.tcp.options {
                 let name = match o {
                     TcpOption::WindowScale(_) => "window scaling",
                     TcpOption::Timestamps { .. } => "timestamps",
-                    TcpOption::SackPermitted => "SACK",
+                    TcpOption::SackPermitted => "SACK-permitted",
+                    TcpOption::Sack(_) => "SACK blocks",
                     _ => continue,
                 };
-                if !self.kernel_offers.contains(&name) {
-                    self.kernel_offers.push(name);
+                if syn {
+                    if !self.kernel_offers.contains(&name) {
+                        self.kernel_offers.push(name);
+                    }
+                } else {
+                    // Declined on our SYN or SYN,ACK, so the kernel must not use it (RFC
+                    // 7323 §3.2: no TSopt unless both SYNs had one; RFC 2018 §3: SACK only
+                    // to a SACK-permitted peer).
+                    self.bad_options
+                        .push(format!("the kernel sent {name} after synack-core declined it"));
                 }
             }
         }
@@ -675,7 +691,8 @@ impl Boundary<'_> {
 /// What one scenario did.
 struct Outcome {
     packets: u64,
-    faulty: u64,
+    lost: u64,
+    duplicated: u64,
     secs: f64,
     pcap: PathBuf,
     offers: Vec<&'static str>,
@@ -725,7 +742,8 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
         held: BinaryHeap::new(),
         order: 0,
         trace,
-        faulty: 0,
+        lost: 0,
+        duplicated: 0,
         packets: 0,
         bad_options: Vec::new(),
         kernel_offers: Vec::new(),
@@ -815,14 +833,16 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
     }
     let _ = (core.eof, core.reset);
     let secs = b.start.elapsed().as_secs_f64();
-    let (packets, faulty, offers) = (b.packets, b.faulty, b.kernel_offers.clone());
+    let (packets, lost, duplicated, offers) =
+        (b.packets, b.lost, b.duplicated, b.kernel_offers.clone());
     let (_, _, pcap_error) = b.trace.finish();
     if let Some(e) = pcap_error {
         return Err(format!("pcap: {e}"));
     }
     Ok(Outcome {
         packets,
-        faulty,
+        lost,
+        duplicated,
         secs,
         pcap,
         offers,
@@ -860,15 +880,16 @@ pub fn run_inside(opts: &Options) -> Result<bool, String> {
         ran += 1;
         match play(&tun, opts, i, s) {
             Ok(o) => println!(
-                "  {:<24} passed: {} packets ({} faulty) in {:.2}s; kernel offered {}; pcap {}",
+                "  {:<24} passed: {} packets ({} lost, {} duplicated) in {:.2}s; {}; pcap {}",
                 s.name,
                 o.packets,
-                o.faulty,
+                o.lost,
+                o.duplicated,
                 o.secs,
                 if o.offers.is_empty() {
-                    "no options".to_string()
+                    "kernel's SYN,ACK: MSS only".to_string()
                 } else {
-                    o.offers.join(", ")
+                    format!("kernel's SYN offered {}, declined", o.offers.join(", "))
                 },
                 display(&o.pcap)
             ),
