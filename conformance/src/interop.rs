@@ -309,7 +309,6 @@ const KERNEL_KEY: u64 = 0x5eed_7e57;
 
 /// The kernel's side: std::net, blocking, on its own thread.
 fn kernel_side(
-    core_is_client: bool,
     port: u16,
     listener: Option<TcpListener>,
     script: Vec<Step>,
@@ -323,7 +322,6 @@ fn kernel_side(
                 .map_err(|e| format!("kernel connect to {to}: {e}"))?
         }
     };
-    let _ = core_is_client;
     stream
         .set_read_timeout(Some(SCENARIO_LIMIT))
         .map_err(|e| e.to_string())?;
@@ -412,7 +410,6 @@ struct CoreSide {
     written: u64,
     read: u64,
     peer_total: u64,
-    eof: bool,
     reset: bool,
     done: bool,
 }
@@ -486,7 +483,6 @@ impl CoreSide {
                                     self.read, self.peer_total
                                 ));
                             }
-                            self.eof = true;
                             break;
                         }
                         Err(e) => return Err(format!("core recv at {}: {e}", self.read)),
@@ -635,8 +631,9 @@ impl Boundary<'_> {
                     // Declined on our SYN or SYN,ACK, so the kernel must not use it (RFC
                     // 7323 §3.2: no TSopt unless both SYNs had one; RFC 2018 §3: SACK only
                     // to a SACK-permitted peer).
-                    self.bad_options
-                        .push(format!("the kernel sent {name} after synack-core declined it"));
+                    self.bad_options.push(format!(
+                        "the kernel sent {name} after synack-core declined it"
+                    ));
                 }
             }
         }
@@ -761,7 +758,6 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
         written: 0,
         read: 0,
         peer_total: s.kernel_sends,
-        eof: false,
         reset: false,
         done: false,
     };
@@ -771,7 +767,7 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
             .map_err(|e| format!("kernel listen on {KERNEL}:{port}: {e}"))?;
         let script = kernel_script;
         let total = s.core_sends;
-        kernel = std::thread::spawn(move || kernel_side(true, port, Some(l), script, total));
+        kernel = std::thread::spawn(move || kernel_side(port, Some(l), script, total));
         let id = ep
             .connect(
                 b.now(),
@@ -784,7 +780,7 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
         core.listener = Some(ep.listen(port).map_err(|e| format!("core listen: {e}"))?);
         let script = kernel_script;
         let total = s.core_sends;
-        kernel = std::thread::spawn(move || kernel_side(false, port, None, script, total));
+        kernel = std::thread::spawn(move || kernel_side(port, None, script, total));
     }
     let deadline = WallClock::now() + SCENARIO_LIMIT;
     let mut kernel_result: Option<Result<(), String>> = None;
@@ -831,7 +827,6 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
     if !b.bad_options.is_empty() {
         return Err(b.bad_options.join("; "));
     }
-    let _ = (core.eof, core.reset);
     let secs = b.start.elapsed().as_secs_f64();
     let (packets, lost, duplicated, offers) =
         (b.packets, b.lost, b.duplicated, b.kernel_offers.clone());
@@ -905,4 +900,55 @@ pub fn run_inside(opts: &Options) -> Result<bool, String> {
 
 fn display(p: &Path) -> String {
     p.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_ends_with_both_scripts_accounting_for_the_peers_stream() {
+        for s in scenarios(1 << 20) {
+            let (core, kernel) = scripts(&s);
+            let reads = |script: &[Step], peer_total: u64| {
+                script.iter().any(|st| *st == Step::ReadToEof)
+                    || script.contains(&Step::Read(peer_total))
+            };
+            assert!(reads(&core, s.kernel_sends), "{}: {core:?}", s.name);
+            assert!(reads(&kernel, s.core_sends), "{}: {kernel:?}", s.name);
+            let ends = |script: &[Step]| {
+                script
+                    .iter()
+                    .any(|st| matches!(st, Step::Close | Step::Abort | Step::ExpectReset))
+            };
+            assert!(ends(&core) && ends(&kernel), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn the_roles_are_played_both_ways() {
+        let all = scenarios(1 << 20);
+        for prefix in ["handshake", "bulk", "half-close", "close", "abort"] {
+            let of: Vec<_> = all.iter().filter(|s| s.name.starts_with(prefix)).collect();
+            assert_eq!(of.len(), 2, "{prefix}");
+            assert_ne!(
+                (of[0].core_is_client, of[0].ending),
+                (of[1].core_is_client, of[1].ending),
+                "{prefix}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_octet_is_caught() {
+        let mut data = vec![0u8; 100];
+        fill_pattern(CORE_KEY, 1000, &mut data);
+        assert!(check(CORE_KEY, 1000, &data).is_ok());
+        assert!(check(CORE_KEY, 1001, &data).is_err());
+        data[57] ^= 1;
+        assert_eq!(
+            check(CORE_KEY, 1000, &data),
+            Err("octet 1057 differs from what the peer wrote".into())
+        );
+    }
 }
