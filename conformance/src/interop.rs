@@ -911,8 +911,7 @@ mod tests {
         for s in scenarios(1 << 20) {
             let (core, kernel) = scripts(&s);
             let reads = |script: &[Step], peer_total: u64| {
-                script.iter().any(|st| *st == Step::ReadToEof)
-                    || script.contains(&Step::Read(peer_total))
+                script.contains(&Step::ReadToEof) || script.contains(&Step::Read(peer_total))
             };
             assert!(reads(&core, s.kernel_sends), "{}: {core:?}", s.name);
             assert!(reads(&kernel, s.core_sends), "{}: {kernel:?}", s.name);
