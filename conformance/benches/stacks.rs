@@ -10,12 +10,10 @@
 use std::time::Instant as WallClock;
 
 use synack::sim::faults::Profile;
-use synack::sim::stack::TcpStack;
 use synack::sim::workload::{Kind, Workload};
-use synack::sim::{self, RunSpec, ADDRS};
-use synack::smol::SmolStack;
+use synack::sim::{self, RunSpec};
+use synack::smol::smol_stack;
 use synack::trace::TraceOptions;
-use synack_core::Config;
 
 const SEEDS: u64 = 16;
 const ROUNDS: usize = 9;
@@ -25,10 +23,6 @@ fn spec(seed: u64) -> RunSpec {
         fixed: Some(Workload::fixed(Kind::Bulk, 64 << 10, 64 << 10)),
         ..RunSpec::new(seed, Profile::Chaos)
     }
-}
-
-fn smoltcp(host: usize, _config: Config, key: [u8; 16]) -> Box<dyn TcpStack> {
-    Box::new(SmolStack::new(ADDRS[host], key))
 }
 
 /// One round: every seed once; the segments sent.
@@ -69,12 +63,12 @@ fn main() {
     // `cargo test --benches` runs bench targets with `--bench` absent: do one round only.
     if !std::env::args().any(|a| a == "--bench") {
         round(&sim::core_stack);
-        round(&smoltcp);
+        round(&smol_stack);
         return;
     }
     println!("chaos, 64 KiB each way, {SEEDS} seeds per round, median of {ROUNDS} rounds");
     let (core, core_secs) = rate("core <-> core", &sim::core_stack);
-    let (smol, smol_secs) = rate("smoltcp <-> smoltcp", &smoltcp);
+    let (smol, smol_secs) = rate("smoltcp <-> smoltcp", &smol_stack);
     println!(
         "ratio core/smoltcp: {:.2} in segments/s; {:.2} in scenarios/s",
         core / smol,

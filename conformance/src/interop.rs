@@ -25,7 +25,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as WallClock};
@@ -411,6 +411,8 @@ struct CoreSide {
     read: u64,
     peer_total: u64,
     reset: bool,
+    /// Scratch space for SEND and RECEIVE.
+    buf: Vec<u8>,
     done: bool,
 }
 
@@ -425,7 +427,6 @@ impl CoreSide {
                 }
             }
             Event::Reset if Some(id) == self.sock => self.reset = true,
-            Event::PeerClosed if Some(id) == self.sock => {}
             _ => {}
         }
     }
@@ -438,7 +439,7 @@ impl CoreSide {
         if !self.connected(ep, id) {
             return Ok(());
         }
-        let mut buf = vec![0u8; 16 * 1024];
+        let buf = &mut self.buf;
         while let Some(step) = self.script.get(self.step).copied() {
             match step {
                 Step::Write(n) => {
@@ -470,7 +471,7 @@ impl CoreSide {
                     }
                 }
                 Step::ReadToEof => loop {
-                    match ep.recv(id, &mut buf) {
+                    match ep.recv(id, buf) {
                         Ok(0) => return Ok(()),
                         Ok(got) => {
                             check(CORE_READS, self.read, &buf[..got])?;
@@ -536,6 +537,8 @@ struct Boundary<'a> {
     bad_options: Vec<String>,
     /// What the kernel offered on its SYNs.
     kernel_offers: Vec<&'static str>,
+    /// Receive buffer for the device.
+    rx: Vec<u8>,
 }
 
 impl Boundary<'_> {
@@ -662,18 +665,19 @@ impl Boundary<'_> {
         if let Some(Reverse(h)) = self.held.peek() {
             wait = wait.min(h.at.saturating_since(now));
         }
-        let mut buf = vec![0u8; 65_536];
-        match self.tun.recv_timeout(&mut buf, wait) {
+        match self.tun.recv_timeout(&mut self.rx, wait) {
             Ok(n) => {
-                buf.truncate(n);
-                // Only IPv4 TCP to synack-core crosses; the kernel's other chatter (IPv6
-                // router solicitations, say) is not ours.
-                if Packet::parse(&buf).is_ok_and(|p| p.ip.dst == CORE) {
-                    self.route(ep, false, buf)?;
-                } else if buf.first().is_some_and(|v| v >> 4 == 4) {
-                    // An IPv4 packet that does not parse still goes to synack-core, which
-                    // must drop and count it.
-                    self.route(ep, false, buf)?;
+                let bytes = &self.rx[..n];
+                // Only what is addressed to synack-core crosses, and an IPv4 packet that does
+                // not parse (synack-core must drop and count it); the kernel's other chatter
+                // (IPv6 router solicitations, say) is not ours.
+                let ours = match Packet::parse(bytes) {
+                    Ok(p) => p.ip.dst == CORE,
+                    Err(_) => bytes.first().is_some_and(|v| v >> 4 == 4),
+                };
+                if ours {
+                    let packet = bytes.to_vec();
+                    self.route(ep, false, packet)?;
                 }
                 Ok(())
             }
@@ -744,6 +748,7 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
         packets: 0,
         bad_options: Vec::new(),
         kernel_offers: Vec::new(),
+        rx: vec![0; 65_536],
     };
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&opts.seed.to_le_bytes());
@@ -758,6 +763,7 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
         written: 0,
         read: 0,
         peer_total: s.kernel_sends,
+        buf: vec![0; 16 * 1024],
         reset: false,
         done: false,
     };
@@ -886,7 +892,7 @@ pub fn run_inside(opts: &Options) -> Result<bool, String> {
                 } else {
                     format!("kernel's SYN offered {}, declined", o.offers.join(", "))
                 },
-                display(&o.pcap)
+                o.pcap.display()
             ),
             Err(e) => {
                 failed += 1;
@@ -896,10 +902,6 @@ pub fn run_inside(opts: &Options) -> Result<bool, String> {
     }
     println!("{} passed, {failed} failed", ran - failed);
     Ok(failed == 0 && ran > 0)
-}
-
-fn display(p: &Path) -> String {
-    p.display().to_string()
 }
 
 #[cfg(test)]

@@ -283,7 +283,7 @@ fn factory(
         let stack: Box<dyn TcpStack> = match kind {
             StackKind::Core => sim::core_stack(host, config, key),
             #[cfg(feature = "smoltcp")]
-            StackKind::Smoltcp => Box::new(synack::smol::SmolStack::new(sim::ADDRS[host], key)),
+            StackKind::Smoltcp => synack::smol::smol_stack(host, config, key),
         };
         match plant {
             Some(bug) => Box::new(Planted::new(stack, bug)),
@@ -549,9 +549,7 @@ fn table(a: &TableArgs) -> Result<bool, String> {
 fn interop(a: &InteropArgs) -> Result<bool, String> {
     use synack::interop;
     if !a.inside {
-        if let Err(interop::CannotRun(why)) = interop::preflight() {
-            return Err(why);
-        }
+        interop::preflight().map_err(|interop::CannotRun(why)| why)?;
         let mut args: Vec<String> = std::env::args().skip(1).collect();
         args.push("--inside".into());
         return interop::run_in_namespace(&args);

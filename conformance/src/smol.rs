@@ -102,6 +102,17 @@ struct Listener {
     ready: VecDeque<SocketId>,
 }
 
+/// smoltcp on host `host` (0 is A, 1 is B), seeded by `isn_key`: the simulator's stack
+/// factory for smoltcp, as `sim::core_stack` is for synack-core. smoltcp keeps its own
+/// settings, so `Config` is not read.
+pub fn smol_stack(
+    host: usize,
+    _config: synack_core::Config,
+    isn_key: [u8; 16],
+) -> Box<dyn TcpStack> {
+    Box::new(SmolStack::new(crate::sim::ADDRS[host], isn_key))
+}
+
 /// smoltcp behind `TcpStack`.
 pub struct SmolStack {
     iface: Interface,
@@ -388,7 +399,11 @@ impl SmolStack {
     }
 
     /// Checks a segment smoltcp sends: a FIN or data must not reuse the sequence number of
-    /// the connection's own SYN (RFC 9293 §3.4).
+    /// the connection's own SYN (RFC 9293 §3.4). A SYN gives the connection's ISS and starts a
+    /// fresh incarnation, which no earlier RST concerns. The same difference has a second
+    /// sign, seen in `poll`: the ACK of the SYN taken as the ACK of the FIN, which smoltcp may
+    /// not have sent at all yet. Each catches runs the other does not (seed 996 of
+    /// smoltcp,core only the second, three seeds of 0..5000 only this one).
     fn inspect(&mut self, bytes: &[u8]) {
         let Ok(p) = synack_core::wire::Packet::parse(bytes) else {
             return;

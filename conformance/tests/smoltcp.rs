@@ -4,8 +4,8 @@
 use synack::sim::faults::Profile as Faults;
 use synack::sim::stack::TcpStack;
 use synack::sim::workload::Kind;
-use synack::sim::{self, RunSpec, ADDRS};
-use synack::smol::SmolStack;
+use synack::sim::{self, RunSpec};
+use synack::smol::smol_stack;
 use synack::trace::TraceOptions;
 use synack_core::Config;
 
@@ -16,7 +16,7 @@ fn pair(
     move |host, config, key| {
         let smol = if host == 0 { client_smol } else { server_smol };
         if smol {
-            Box::new(SmolStack::new(ADDRS[host], key))
+            smol_stack(host, config, key)
         } else {
             sim::core_stack(host, config, key)
         }
