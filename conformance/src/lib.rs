@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod fuzzing;
 #[cfg(all(feature = "interop", target_os = "linux"))]
 pub mod interop;

@@ -45,6 +45,36 @@ enum Command {
     CorpusExport(CorpusArgs),
     /// Play synack-core against a real TCP: `synack interop linux` (root, /dev/net/tun).
     Interop(InteropArgs),
+    /// Measure simulator throughput: simulations/s, segments/s and peak RSS per scenario and
+    /// stack, on one thread, with every oracle on.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Run only this scenario: lifecycle-64k, chaos-64k or bulk-10m.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Wall-clock seconds each row runs for.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// The stacks to measure, each against itself.
+    #[arg(long, value_delimiter = ',', default_values_t = default_bench_stacks(), value_parser = parse_stack)]
+    stacks: Vec<StackKind>,
+}
+
+fn default_bench_stacks() -> Vec<StackKind> {
+    vec![
+        StackKind::Core,
+        #[cfg(feature = "smoltcp")]
+        StackKind::Smoltcp,
+    ]
+}
+
+impl std::fmt::Display for StackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -302,6 +332,7 @@ fn main() -> ExitCode {
         Some(Command::Table(a)) => table(&a),
         Some(Command::Interop(a)) => interop(&a),
         Some(Command::CorpusExport(a)) => corpus_export(&a),
+        Some(Command::Bench(a)) => bench(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -501,6 +532,36 @@ fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     say!("still fails: {}", shrunk.failure);
     say!("wrote {}", path.display());
     Ok(true)
+}
+
+fn bench(a: &BenchArgs) -> Result<bool, String> {
+    use synack::bench;
+    let scenarios: Vec<&bench::Scenario> = match &a.scenario {
+        Some(name) => vec![bench::scenario(name).ok_or_else(|| {
+            format!(
+                "unknown bench scenario {name:?}; expected one of: {}",
+                bench::SCENARIOS.map(|s| s.name).join(", ")
+            )
+        })?],
+        None => bench::SCENARIOS.iter().collect(),
+    };
+    if !(a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 3600.0) {
+        return Err(format!(
+            "--seconds {}: expected more than 0 and at most 3600",
+            a.seconds
+        ));
+    }
+    let budget = std::time::Duration::from_secs_f64(a.seconds);
+    let mut rows = Vec::new();
+    for s in scenarios {
+        for &stack in &a.stacks {
+            let f = factory(None, (stack, stack));
+            let row = bench::measure(s, &format!("{stack},{stack}"), &f, budget)?;
+            rows.push(row);
+        }
+    }
+    say!("{}", bench::render(&rows).trim_end());
+    Ok(rows.iter().all(|r| r.failed == 0))
 }
 
 fn corpus_export(a: &CorpusArgs) -> Result<bool, String> {
