@@ -2,7 +2,7 @@
 //! profile with a 64 KiB transfer each way.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use synack::sim::faults::Profile;
+use synack::net::faults::Profile;
 use synack::sim::workload::{Kind, Workload};
 use synack::sim::{self, RunSpec};
 use synack::trace::TraceOptions;

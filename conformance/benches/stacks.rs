@@ -5,14 +5,14 @@
 //! all 16 runs, timed with the wall clock, and the median of 9 rounds is reported. The two
 //! pairings do not send the same number of segments (their retransmissions differ), so each
 //! rate is its own segments over its own time. A run may fail only through a known difference
-//! of smoltcp (`sim::known`); anything else stops the benchmark.
+//! of smoltcp (`stacks::known`); anything else stops the benchmark.
 
 use std::time::Instant as WallClock;
 
-use synack::sim::faults::Profile;
+use synack::net::faults::Profile;
 use synack::sim::workload::{Kind, Workload};
 use synack::sim::{self, RunSpec};
-use synack::smol::smol_stack;
+use synack::stacks::smoltcp::smol_stack;
 use synack::trace::TraceOptions;
 
 const SEEDS: u64 = 16;
@@ -26,7 +26,7 @@ fn spec(seed: u64) -> RunSpec {
 }
 
 /// One round: every seed once; the segments sent.
-fn round(factory: sim::StackFactory<'_>) -> u64 {
+fn round(factory: synack::stacks::StackFactory<'_>) -> u64 {
     (0..SEEDS)
         .map(|s| {
             let r = sim::run_with(&spec(s), &TraceOptions::default(), factory).expect("run starts");
@@ -39,7 +39,7 @@ fn round(factory: sim::StackFactory<'_>) -> u64 {
 }
 
 /// Median segments per second and seconds per round.
-fn rate(name: &str, factory: sim::StackFactory<'_>) -> (f64, f64) {
+fn rate(name: &str, factory: synack::stacks::StackFactory<'_>) -> (f64, f64) {
     let segments = round(factory);
     let mut secs: Vec<f64> = (0..ROUNDS)
         .map(|_| {
@@ -62,12 +62,12 @@ fn rate(name: &str, factory: sim::StackFactory<'_>) -> (f64, f64) {
 fn main() {
     // `cargo test --benches` runs bench targets with `--bench` absent: do one round only.
     if !std::env::args().any(|a| a == "--bench") {
-        round(&sim::core_stack);
+        round(&synack::stacks::core::core_stack);
         round(&smol_stack);
         return;
     }
     println!("chaos, 64 KiB each way, {SEEDS} seeds per round, median of {ROUNDS} rounds");
-    let (core, core_secs) = rate("core <-> core", &sim::core_stack);
+    let (core, core_secs) = rate("core <-> core", &synack::stacks::core::core_stack);
     let (smol, smol_secs) = rate("smoltcp <-> smoltcp", &smol_stack);
     println!(
         "ratio core/smoltcp: {:.2} in segments/s; {:.2} in scenarios/s",

@@ -9,9 +9,10 @@
 
 use std::time::{Duration, Instant as WallClock};
 
-use crate::sim::faults::Profile as Faults;
+use crate::net::faults::Profile as Faults;
 use crate::sim::workload::{Kind, Workload};
-use crate::sim::{self, RunSpec, StackFactory};
+use crate::sim::{self, RunSpec};
+use crate::stacks::StackFactory;
 use crate::trace::TraceOptions;
 
 /// A benchmark scenario.

@@ -18,7 +18,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader, TcpOption, WireError};
 use synack_core::{Config, Endpoint, Instant, Observation, Profile, SeqNum, SocketId, State};
 
-use crate::sim::faults::{Copy, Decision, LossCause};
+use crate::net::faults::{Copies, Copy, Decision, LossCause};
 use crate::sim::workload::Kind;
 use crate::sim::{self, RunSpec};
 use crate::trace::TraceOptions;
@@ -408,23 +408,24 @@ pub fn run_sim(input: &SimInput) -> Vec<State> {
         .map(|d| {
             if d.lose && losses < MAX_LOSSES_IN_A_ROW {
                 losses += 1;
-                return Decision {
-                    lost: Some(LossCause::Loss),
-                    copies: Vec::new(),
-                };
+                return Decision::lose(LossCause::Loss);
             }
             losses = 0;
             let copy = |extra_ms: u8| Copy {
                 extra_us: u64::from(extra_ms) * 1000,
                 flip_bit: d.flip.map(u32::from).filter(|b| *b < 40 * 8),
             };
-            let mut copies = vec![copy(d.delay_ms)];
-            if let Some(x) = d.duplicate {
-                copies.push(Copy {
-                    flip_bit: None,
-                    ..copy(x)
-                });
-            }
+            let first = copy(d.delay_ms);
+            let copies = match d.duplicate {
+                Some(x) => Copies::two(
+                    first,
+                    Copy {
+                        flip_bit: None,
+                        ..copy(x)
+                    },
+                ),
+                None => Copies::one(first),
+            };
             Decision { lost: None, copies }
         })
         .collect();
@@ -437,7 +438,7 @@ pub fn run_sim(input: &SimInput) -> Vec<State> {
         workload: Some(Kind::ALL[usize::from(input.kind) % Kind::ALL.len()]),
         max_bytes: 16 << 10,
         decisions: Some(decisions),
-        ..RunSpec::new(input.seed, crate::sim::faults::Profile::None)
+        ..RunSpec::new(input.seed, crate::net::faults::Profile::None)
     };
     match sim::run(&spec, &TraceOptions::default()) {
         Ok(r) => {
@@ -471,7 +472,7 @@ pub fn parsers(data: &[u8]) {
 /// not, options or not, corrupted or not), so that the fuzzer starts past the checksums.
 pub fn wire_seeds(
     seeds: std::ops::Range<u64>,
-    faults: crate::sim::faults::Profile,
+    faults: crate::net::faults::Profile,
     max: usize,
 ) -> Vec<Vec<u8>> {
     let mut kinds = std::collections::BTreeSet::new();

@@ -21,8 +21,6 @@
 //! RFC 2018 §2: SACK only if SACK-permitted was received): every segment synack-core sends is
 //! checked to carry no option but MSS on a SYN.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -35,8 +33,9 @@ use rand_chacha::ChaCha8Rng;
 use synack_core::wire::{Flags, Packet, TcpOption};
 use synack_core::{Config, Endpoint, Event, Instant, SocketId, State, UserError};
 
-use crate::sim::faults::{self, Faults, LinkState};
-use crate::sim::workload::{fill_pattern, pattern_byte};
+use crate::net::faults::{self, Faults};
+use crate::net::{Decider, Network};
+use crate::sim::workload::{fill_pattern, first_mismatch};
 use crate::trace::{Trace, TraceOptions};
 
 /// The kernel's address, on the TUN device.
@@ -392,13 +391,13 @@ const KERNEL_READS: u64 = CORE_KEY;
 const CORE_READS: u64 = KERNEL_KEY;
 
 fn check(key: u64, offset: u64, data: &[u8]) -> Result<(), String> {
-    for (i, b) in data.iter().enumerate() {
-        let at = offset + i as u64;
-        if *b != pattern_byte(key, at) {
-            return Err(format!("octet {at} differs from what the peer wrote"));
-        }
+    match first_mismatch(key, offset, data) {
+        Some(i) => Err(format!(
+            "octet {} differs from what the peer wrote",
+            offset + i as u64
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// synack-core's side: the same script, driven by events.
@@ -511,28 +510,14 @@ impl CoreSide {
     }
 }
 
-/// A packet held back by the fault model.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Held {
-    at: Instant,
-    order: u64,
-    to_kernel: bool,
-    bytes: Vec<u8>,
-}
-
-/// The TUN boundary: the device, the clock, the fault model and the pcap.
+/// The TUN boundary: the device, the clock, and the network (`crate::net`) that applies the
+/// fault model and writes the pcap. Host 0 of the network is synack-core, host 1 the kernel.
 struct Boundary<'a> {
     tun: &'a tun::Device,
     start: WallClock,
-    models: Option<[Faults; 2]>,
-    links: [LinkState; 2],
-    rng: ChaCha8Rng,
-    held: BinaryHeap<Reverse<Held>>,
-    order: u64,
-    trace: Trace,
+    net: Network,
     lost: u64,
     duplicated: u64,
-    packets: u64,
     /// Segments of synack-core carrying an option it should not send.
     bad_options: Vec<String>,
     /// What the kernel offered on its SYNs.
@@ -541,63 +526,39 @@ struct Boundary<'a> {
     rx: Vec<u8>,
 }
 
+/// The network's host number of synack-core; the kernel is the other.
+const CORE_HOST: usize = 0;
+
 impl Boundary<'_> {
     fn now(&self) -> Instant {
         Instant::from_nanos(u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 
-    /// A packet leaves its sender: record it, then deliver it now or hold it.
+    /// A packet leaves its sender: the network records it and decides its fate; whatever is
+    /// due now crosses at once.
     fn route(&mut self, ep: &mut Endpoint, to_kernel: bool, bytes: Vec<u8>) -> Result<(), String> {
         let now = self.now();
-        self.packets += 1;
-        self.trace.wire(now, &bytes);
         self.inspect(to_kernel, &bytes);
-        let Some(models) = &self.models else {
-            return self.deliver(ep, to_kernel, bytes);
-        };
-        let dir = usize::from(!to_kernel);
-        let d = faults::draw(
-            &models[dir],
-            &mut self.links[dir],
-            &mut self.rng,
-            now,
-            bytes.len(),
-        );
-        if d.lost.is_some() {
-            self.lost += 1;
-        }
-        if d.copies.len() > 1 {
-            self.duplicated += 1;
-        }
-        for copy in d.copies {
-            let mut b = bytes.clone();
-            if let Some(bit) = copy.flip_bit {
-                faults::flip(&mut b, bit);
-            }
-            let delay = models[dir].delay + Duration::from_micros(copy.extra_us);
-            self.order += 1;
-            self.held.push(Reverse(Held {
-                at: now + delay,
-                order: self.order,
-                to_kernel,
-                bytes: b,
-            }));
-        }
-        Ok(())
+        let from = if to_kernel { CORE_HOST } else { 1 - CORE_HOST };
+        let sent = self.net.send(now, from, bytes, [None, None]);
+        self.lost += u64::from(sent.decision.lost.is_some());
+        self.duplicated += u64::from(sent.decision.copies.len() > 1);
+        self.deliver_due(ep)
     }
 
-    fn deliver(
-        &mut self,
-        ep: &mut Endpoint,
-        to_kernel: bool,
-        bytes: Vec<u8>,
-    ) -> Result<(), String> {
-        if to_kernel {
-            self.tun
-                .send(&bytes)
-                .map_err(|e| format!("write to {TUN_NAME}: {e}"))?;
-        } else {
-            ep.handle_packet(self.now(), &bytes);
+    /// Hands every copy that is due to its receiver: the device for the kernel, the endpoint
+    /// for synack-core.
+    fn deliver_due(&mut self, ep: &mut Endpoint) -> Result<(), String> {
+        let now = self.now();
+        while let Some(a) = self.net.pop_due(now) {
+            if a.to == CORE_HOST {
+                ep.handle_packet(now, &a.bytes);
+            } else {
+                self.tun
+                    .send(&a.bytes)
+                    .map_err(|e| format!("write to {TUN_NAME}: {e}"))?;
+            }
+            self.net.arrived(now, a, [None, None]);
         }
         Ok(())
     }
@@ -645,16 +606,16 @@ impl Boundary<'_> {
     /// One turn: held packets that are due, timers, synack-core's output, then wait up to
     /// `max_wait` for a packet from the kernel.
     fn turn(&mut self, ep: &mut Endpoint, max_wait: Duration) -> Result<(), String> {
-        let now = self.now();
-        while self.held.peek().is_some_and(|Reverse(h)| h.at <= now) {
-            if let Some(Reverse(h)) = self.held.pop() {
-                self.deliver(ep, h.to_kernel, h.bytes)?;
-            }
-        }
+        self.deliver_due(ep)?;
         if ep.poll_timeout().is_some_and(|t| t <= self.now()) {
             ep.handle_timeout(self.now());
         }
-        while let Some(p) = ep.poll_transmit(self.now()) {
+        loop {
+            let mut p = self.net.buffer();
+            if !ep.poll_transmit_into(self.now(), &mut p) {
+                self.net.recycle(p);
+                break;
+            }
             self.route(ep, true, p)?;
         }
         let now = self.now();
@@ -662,8 +623,8 @@ impl Boundary<'_> {
         if let Some(t) = ep.poll_timeout() {
             wait = wait.min(t.saturating_since(now));
         }
-        if let Some(Reverse(h)) = self.held.peek() {
-            wait = wait.min(h.at.saturating_since(now));
+        if let Some(t) = self.net.next_arrival() {
+            wait = wait.min(t.saturating_since(now));
         }
         match self.tun.recv_timeout(&mut self.rx, wait) {
             Ok(n) => {
@@ -676,7 +637,8 @@ impl Boundary<'_> {
                     Err(_) => bytes.first().is_some_and(|v| v >> 4 == 4),
                 };
                 if ours {
-                    let packet = bytes.to_vec();
+                    let mut packet = self.net.buffer();
+                    packet.extend_from_slice(bytes);
                     self.route(ep, false, packet)?;
                 }
                 Ok(())
@@ -722,30 +684,31 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
         index
     ));
     let trace = Trace::new(&TraceOptions {
-        keep_events: false,
-        keep_schedule: false,
-        keep_packets: false,
         pcap: Some(pcap.clone()),
+        ..TraceOptions::default()
     })?;
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    rng.set_stream(index as u64);
-    let models = (opts.faults != faults::Profile::None).then(|| {
+    let (models, decider) = if opts.faults == faults::Profile::None {
+        // No faults: every packet crosses at once.
+        let now = Faults {
+            delay: Duration::ZERO,
+            ..Faults::none()
+        };
+        ([now.clone(), now], Decider::Numbered(Default::default()))
+    } else {
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        rng.set_stream(index as u64);
         let mut model_rng = ChaCha8Rng::seed_from_u64(opts.seed);
         // The whole scenario is the fault phase.
-        opts.faults.models(&mut model_rng, SCENARIO_LIMIT)
-    });
+        let models = opts.faults.models(&mut model_rng, SCENARIO_LIMIT);
+        let heal = Instant::ZERO + SCENARIO_LIMIT;
+        (models, Decider::Draw { rng, heal })
+    };
     let mut b = Boundary {
         tun,
         start: WallClock::now(),
-        models,
-        links: [LinkState::new(), LinkState::new()],
-        rng,
-        held: BinaryHeap::new(),
-        order: 0,
-        trace,
+        net: Network::new(models, decider, false, trace),
         lost: 0,
         duplicated: 0,
-        packets: 0,
         bad_options: Vec::new(),
         kernel_offers: Vec::new(),
         rx: vec![0; 65_536],
@@ -834,10 +797,10 @@ fn play(tun: &tun::Device, opts: &Options, index: usize, s: &Scenario) -> Result
         return Err(b.bad_options.join("; "));
     }
     let secs = b.start.elapsed().as_secs_f64();
-    let (packets, lost, duplicated, offers) =
-        (b.packets, b.lost, b.duplicated, b.kernel_offers.clone());
-    let (_, _, pcap_error) = b.trace.finish();
-    if let Some(e) = pcap_error {
+    let (lost, duplicated, offers) = (b.lost, b.duplicated, b.kernel_offers.clone());
+    let record = b.net.finish();
+    let packets = record.packets;
+    if let Some(e) = record.trace.pcap_error {
         return Err(format!("pcap: {e}"));
     }
     Ok(Outcome {

@@ -1,29 +1,33 @@
 //! synack: a deterministic fuzz and conformance harness for TCP.
 //!
-//! - [`sim`]: the seeded discrete-event network simulator, its fault models, workloads and
-//!   oracles, and the `TcpStack` trait that any implementation under test provides.
-//! - [`trace`]: the record of a run and its renderings (RFC 793 figure notation, pcap, JSON
-//!   lines).
-//! - [`scenario`]: the RFC 793 figures and the seed article's flows, scripted.
-//! - [`sweep`]: many seeds in parallel, with reports that do not depend on the thread count.
-//! - [`shrink`]: delta debugging over a failing run's fault decisions.
-//! - [`rfc`]: the RFC 793 and RFC 9293 transition tables, the generator, the comparison.
-//! - [`fuzzing`]: the bodies of the fuzz targets, shared with the stable corpus replay.
-//! - `smol`: smoltcp behind `TcpStack` (feature `smoltcp`).
-//! - `interop`: synack-core against the Linux kernel through TUN (feature `interop`, Linux).
+//! The layers, each importing only from those before it:
+//! - [`failure`], [`reference`]: what a failure is; the RFC reference tables as data.
+//! - [`stacks`]: the `TcpStack` trait, the registry of stacks, the adapters (synack-core,
+//!   smoltcp), planted bugs and known differences.
+//! - [`net`], [`trace`]: the one packet path (event queue, links, faults, schedules, one parsed
+//!   summary per segment) and the trace it emits, with its renderings.
+//! - [`sim`]: the seeded simulator: applications, oracles, coverage.
+//! - [`rfc`], [`scenario`], [`sweep`], [`shrink`], [`bench`], [`suite`], [`fuzzing`],
+//!   `interop`: what is built on runs: tables, scripted figures, many seeds, delta debugging,
+//!   benchmarks, the default suite, fuzz target bodies, and the Linux kernel through TUN
+//!   (feature `interop`, Linux).
+//! - the `synack` binary: parses arguments and prints.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod config;
+pub mod failure;
 pub mod fuzzing;
 #[cfg(all(feature = "interop", target_os = "linux"))]
 pub mod interop;
-pub mod planted;
+pub mod net;
+pub mod reference;
 pub mod rfc;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
-#[cfg(feature = "smoltcp")]
-pub mod smol;
+pub mod stacks;
+pub mod suite;
 pub mod sweep;
 pub mod trace;

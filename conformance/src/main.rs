@@ -9,14 +9,15 @@ use std::time::Instant as WallClock;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use synack::planted::{Bug, Planted};
+use synack::config::RunConfig;
+use synack::net::faults::Profile as Faults;
 use synack::shrink::{self, parse_profile, Regression};
-use synack::sim::faults::Profile as Faults;
-use synack::sim::workload::{Kind, Workload};
-use synack::sim::{self, known, stack::TcpStack, RunSpec};
+use synack::sim::workload::Kind;
+use synack::sim::{self, DEFAULT_MAX_BYTES};
+use synack::stacks::planted::Bug;
+use synack::stacks::{self, known, Pairing, StackEntry};
 use synack::sweep::{self, parse_range, parse_shard, SeedOutcome, SweepOptions, SweepReport};
 use synack::trace::{self, TraceOptions};
-use synack_core::Config;
 
 /// synack: a deterministic fuzz and conformance harness for TCP.
 ///
@@ -58,23 +59,9 @@ struct BenchArgs {
     /// Wall-clock seconds each row runs for.
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
-    /// The stacks to measure, each against itself.
-    #[arg(long, value_delimiter = ',', default_values_t = default_bench_stacks(), value_parser = parse_stack)]
-    stacks: Vec<StackKind>,
-}
-
-fn default_bench_stacks() -> Vec<StackKind> {
-    vec![
-        StackKind::Core,
-        #[cfg(feature = "smoltcp")]
-        StackKind::Smoltcp,
-    ]
-}
-
-impl std::fmt::Display for StackKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+    /// The stacks to measure, each against itself (default: every registered stack).
+    #[arg(long, value_delimiter = ',', value_parser = parse_stack)]
+    stacks: Vec<&'static StackEntry>,
 }
 
 #[derive(Args, Debug)]
@@ -123,7 +110,7 @@ struct TableArgs {
     /// The stack whose table to generate: core or smoltcp. Another stack's differences from
     /// the reference are findings about it: they are listed, and do not fail the command.
     #[arg(long, default_value = "core", value_parser = parse_stack)]
-    stack: StackKind,
+    stack: &'static StackEntry,
     /// TCP profile: rfc9293 or rfc793.
     #[arg(long, default_value = "rfc9293", value_parser = parse_profile)]
     profile: synack_core::Profile,
@@ -151,91 +138,37 @@ struct RunArgs {
     #[arg(long)]
     workload: Option<Kind>,
     /// Largest transfer a drawn workload makes, in octets.
-    #[arg(long, default_value_t = 4 << 20)]
+    #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
     max_bytes: u64,
     /// Instead of a drawn workload, one bulk transfer of this many octets from A to B.
     #[arg(long)]
     transfer: Option<u64>,
-    /// The stacks of the client and the server, as CLIENT,SERVER: core or smoltcp.
-    #[arg(long, default_value = "core,core", value_parser = parse_stacks)]
-    stacks: (StackKind, StackKind),
+    /// The stacks of the client and the server, as CLIENT,SERVER (see `synack bench --help`
+    /// for the names).
+    #[arg(long, default_value = "core,core", value_parser = Pairing::parse)]
+    stacks: Pairing,
     /// Plant a known bug in both stacks, to see the harness catch it.
     #[arg(long, hide = true)]
     plant: Option<Bug>,
 }
 
-/// A stack the simulator can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StackKind {
-    Core,
-    #[cfg(feature = "smoltcp")]
-    Smoltcp,
-}
-
-impl StackKind {
-    fn name(self) -> &'static str {
-        match self {
-            StackKind::Core => "core",
-            #[cfg(feature = "smoltcp")]
-            StackKind::Smoltcp => "smoltcp",
-        }
-    }
-}
-
-fn parse_stack(name: &str) -> Result<StackKind, String> {
-    match name {
-        "core" => Ok(StackKind::Core),
-        #[cfg(feature = "smoltcp")]
-        "smoltcp" => Ok(StackKind::Smoltcp),
-        _ => Err(format!("unknown stack {name:?}; expected core or smoltcp")),
-    }
-}
-
-fn parse_stacks(s: &str) -> Result<(StackKind, StackKind), String> {
-    let (c, v) = s
-        .split_once(',')
-        .ok_or_else(|| format!("{s:?}: expected CLIENT,SERVER"))?;
-    Ok((parse_stack(c)?, parse_stack(v)?))
+fn parse_stack(name: &str) -> Result<&'static StackEntry, String> {
+    stacks::by_name(name)
 }
 
 impl RunArgs {
-    fn spec(&self, seed: u64) -> RunSpec {
-        RunSpec {
+    fn config(&self) -> RunConfig {
+        RunConfig {
+            faults: self.faults,
             profile: self.profile,
             workload: self.workload,
             max_bytes: self.max_bytes,
-            fixed: self.transfer.map(|n| Workload::fixed(Kind::Bulk, n, 0)),
-            ..RunSpec::new(seed, self.faults)
+            transfer: self.transfer,
+            stacks: Pairing {
+                plant: self.plant,
+                ..self.stacks
+            },
         }
-    }
-
-    /// The `synack replay` command that reproduces `seed`.
-    fn replay_command(&self, seed: u64) -> String {
-        let mut cmd = format!(
-            "synack replay --seed {seed} --faults {} --profile {}",
-            self.faults,
-            self.profile.name()
-        );
-        if let Some(w) = self.workload {
-            cmd.push_str(&format!(" --workload {w}"));
-        }
-        if self.max_bytes != 4 << 20 {
-            cmd.push_str(&format!(" --max-bytes {}", self.max_bytes));
-        }
-        if let Some(n) = self.transfer {
-            cmd.push_str(&format!(" --transfer {n}"));
-        }
-        if self.stacks != (StackKind::Core, StackKind::Core) {
-            cmd.push_str(&format!(
-                " --stacks {},{}",
-                self.stacks.0.name(),
-                self.stacks.1.name()
-            ));
-        }
-        if let Some(b) = self.plant {
-            cmd.push_str(&format!(" --plant {b}"));
-        }
-        cmd
     }
 }
 
@@ -304,24 +237,6 @@ macro_rules! say {
     }};
 }
 
-fn factory(
-    plant: Option<Bug>,
-    stacks: (StackKind, StackKind),
-) -> impl Fn(usize, Config, [u8; 16]) -> Box<dyn TcpStack> + Sync {
-    move |host, config, key| {
-        let kind = if host == 0 { stacks.0 } else { stacks.1 };
-        let stack: Box<dyn TcpStack> = match kind {
-            StackKind::Core => sim::core_stack(host, config, key),
-            #[cfg(feature = "smoltcp")]
-            StackKind::Smoltcp => synack::smol::smol_stack(host, config, key),
-        };
-        match plant {
-            Some(bug) => Box::new(Planted::new(stack, bug)),
-            None => stack,
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -344,7 +259,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn sweep_with_progress(opts: &SweepOptions, run: &RunArgs) -> Result<SweepReport, String> {
+fn sweep_with_progress(opts: &SweepOptions, run: &RunConfig) -> Result<SweepReport, String> {
     let total = sweep::seeds(opts).len();
     let terminal = std::io::stderr().is_terminal();
     let bar = terminal.then(|| {
@@ -380,7 +295,7 @@ fn sweep_with_progress(opts: &SweepOptions, run: &RunArgs) -> Result<SweepReport
             None => {}
         }
     };
-    let report = sweep::sweep(opts, &factory(run.plant, run.stacks), &progress)?;
+    let report = sweep::sweep(opts, &run.factory(), &progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -402,7 +317,8 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         check_determinism: a.check_determinism,
     };
     let started = WallClock::now();
-    let report = sweep_with_progress(&opts, &a.run)?;
+    let run = a.run.config();
+    let report = sweep_with_progress(&opts, &run)?;
     let secs = started.elapsed().as_secs_f64();
     if let Some(path) = &a.report {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
@@ -440,7 +356,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
             .map_or(0, |o| o.seed);
         say!(
             "{n} failed as expected: known difference {id} (first: {})",
-            a.run.replay_command(first)
+            run.replay_command(first)
         );
         if let Some(d) = known::by_id(id) {
             say!("  {}\n  {}", d.summary, d.rfc);
@@ -453,7 +369,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
 fn replay(a: &ReplayArgs) -> Result<bool, String> {
     let (spec, plant) = match &a.regression {
         Some(path) => (Regression::load(path)?.spec()?, a.run.plant),
-        None => (a.run.spec(a.seed.unwrap_or(0)), a.run.plant),
+        None => (a.run.config().spec(a.seed.unwrap_or(0)), a.run.plant),
     };
     let options = TraceOptions {
         keep_events: a.trace || a.json.is_some(),
@@ -461,7 +377,14 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         keep_packets: false,
         pcap: a.pcap.clone(),
     };
-    let result = sim::run_with(&spec, &options, &factory(plant, a.run.stacks))?;
+    let run = RunConfig {
+        stacks: Pairing {
+            plant,
+            ..a.run.stacks
+        },
+        ..a.run.config()
+    };
+    let result = sim::run_with(&spec, &options, &run.factory())?;
     if a.trace {
         let _ = write!(
             std::io::stdout().lock(),
@@ -484,7 +407,7 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         synack_core::Instant::from_nanos(result.end_ns)
     );
     say!("trace {}", result.trace_hash);
-    if let Some(kib) = peak_rss_kib() {
+    if let Some(kib) = synack::bench::peak_rss_kib() {
         say!("peak RSS {:.1} MiB", kib as f64 / 1024.0);
     }
     for id in &result.known {
@@ -509,8 +432,9 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
 }
 
 fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
-    let spec = a.run.spec(a.seed);
-    let shrunk = shrink::shrink(&spec, &factory(a.run.plant, a.run.stacks))?;
+    let run = a.run.config();
+    let spec = run.spec(a.seed);
+    let shrunk = shrink::shrink(&spec, &run.factory())?;
     let path = shrink::write_regression(&spec, &shrunk, &a.out)?;
     say!(
         "seed {}: {} fault decisions shrunk to {} in {} runs",
@@ -554,10 +478,19 @@ fn bench(a: &BenchArgs) -> Result<bool, String> {
     let budget = std::time::Duration::from_secs_f64(a.seconds);
     let mut rows = Vec::new();
     for s in scenarios {
-        for &stack in &a.stacks {
-            let f = factory(None, (stack, stack));
-            let row = bench::measure(s, &format!("{stack},{stack}"), &f, budget)?;
-            rows.push(row);
+        let chosen: Vec<&StackEntry> = if a.stacks.is_empty() {
+            stacks::REGISTRY.iter().collect()
+        } else {
+            a.stacks.clone()
+        };
+        for stack in chosen {
+            let pairing = Pairing {
+                client: stack,
+                server: stack,
+                plant: None,
+            };
+            let f = |h, c, k| pairing.build(h, c, k);
+            rows.push(bench::measure(s, &pairing.names(), &f, budget)?);
         }
     }
     say!("{}", bench::render(&rows).trim_end());
@@ -578,23 +511,19 @@ fn corpus_export(a: &CorpusArgs) -> Result<bool, String> {
 fn table(a: &TableArgs) -> Result<bool, String> {
     use synack::rfc;
     let reference = rfc::reference(a.profile)?;
-    let generate = || match a.stack {
-        StackKind::Core => rfc::generate::generate_core(a.profile),
-        #[cfg(feature = "smoltcp")]
-        StackKind::Smoltcp => rfc::generate::generate_smoltcp(a.profile),
-    };
+    let generate = || rfc::generate::generate_for(a.profile, a.stack);
     if a.diff {
         let generated = generate();
         // synack-core's deliberate differences are its own; another stack shares only those
         // of the harness's vocabulary for what the user is told.
-        let deviations = match a.stack {
-            StackKind::Core => rfc::deviations::for_profile(a.profile),
-            #[cfg(feature = "smoltcp")]
-            StackKind::Smoltcp => rfc::deviations::vocabulary(a.profile),
+        let deviations = if a.stack.ours {
+            rfc::deviations::for_profile(a.profile)
+        } else {
+            rfc::deviations::vocabulary(a.profile)
         };
         let c = rfc::compare(&reference, &generated, &deviations);
         say!("{}", rfc::render_comparison(&c));
-        return Ok(a.stack != StackKind::Core || c.passes());
+        return Ok(!a.stack.ours || c.passes());
     }
     let table = if a.reference { reference } else { generate() };
     let text = match a.format.as_str() {
@@ -634,70 +563,34 @@ fn interop(_: &InteropArgs) -> Result<bool, String> {
     Err("this build of synack has no interop (it needs Linux and the interop feature)".into())
 }
 
-/// The process's peak resident set size, from Linux's /proc/self/status (VmHWM); `None`
-/// elsewhere.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The fixed scenarios of the default suite: a workload each, on a perfect network.
-fn scenarios() -> Vec<(&'static str, Workload)> {
-    vec![
-        ("handshake", Workload::fixed(Kind::Bulk, 0, 0)),
-        ("transfer", Workload::fixed(Kind::Bulk, 1 << 20, 1 << 20)),
-        ("normal close", Workload::fixed(Kind::Bulk, 1000, 1000)),
-        ("half-close", Workload::fixed(Kind::HalfClose, 100, 100_000)),
-        (
-            "simultaneous open",
-            Workload::fixed(Kind::SimultaneousOpen, 1000, 1000),
-        ),
-        (
-            "simultaneous close",
-            Workload::fixed(Kind::SimultaneousClose, 0, 0),
-        ),
-    ]
-}
-
 fn default_suite() -> Result<bool, String> {
+    use synack::suite;
     let mut ok = true;
     say!("synack {}: default suite", env!("CARGO_PKG_VERSION"));
     say!("transition tables (synack-core against the references):");
-    for profile in [synack_core::Profile::Rfc9293, synack_core::Profile::Rfc793] {
-        use synack::rfc;
-        let reference = rfc::reference(profile)?;
-        let generated = rfc::generate::generate_core(profile);
-        let c = rfc::compare(
-            &reference,
-            &generated,
-            &rfc::deviations::for_profile(profile),
-        );
-        let unexplained = c.unexplained().count();
-        ok &= c.passes();
+    for t in suite::tables()? {
+        ok &= t.unexplained == 0;
         say!(
             "  {:<20} {} cells agree, {} deliberate differences, {} unexplained",
-            profile.name(),
-            c.agree,
-            c.differences.len() - unexplained,
-            unexplained
+            t.profile.name(),
+            t.agree,
+            t.deliberate,
+            t.unexplained
         );
     }
-    say!("RFC 793 figures and the seed article's flows (scripted):");
-    let figures = synack::scenario::all();
-    let played = figures
-        .iter()
-        .filter(|(_, s)| synack::scenario::play(s).is_ok())
-        .count();
+    say!("RFC 793 figures and the handshake, four-way close and half-close flows (scripted):");
+    let figures = suite::figures();
+    let played = figures.iter().filter(|(_, r)| r.is_ok()).count();
+    for (name, r) in &figures {
+        if let Err(e) = r {
+            say!("  {name} FAILED: {e}");
+        }
+    }
     ok &= played == figures.len();
     say!("  {played} of {} played", figures.len());
     say!("scenarios (faults none, rfc9293):");
-    for (name, workload) in scenarios() {
-        let spec = RunSpec {
-            fixed: Some(workload),
-            ..RunSpec::new(0, Faults::None)
-        };
-        let r = sim::run(&spec, &TraceOptions::default())?;
+    for (name, workload) in suite::scenarios() {
+        let r = suite::run_scenario(workload)?;
         match &r.failure {
             None => say!("  {name:<20} passed ({} packets)", r.packets),
             Some(f) => {
@@ -706,27 +599,14 @@ fn default_suite() -> Result<bool, String> {
             }
         }
     }
-    let run = RunArgs {
-        faults: Faults::Swarm,
-        profile: synack_core::Profile::Rfc9293,
-        workload: None,
-        max_bytes: 4 << 20,
-        transfer: None,
-        stacks: (StackKind::Core, StackKind::Core),
-        plant: None,
-    };
-    let opts = SweepOptions {
-        seeds: 0..1000,
-        faults: Faults::Swarm,
-        profile: run.profile,
-        workload: None,
-        max_bytes: run.max_bytes,
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        shard: None,
-        check_determinism: false,
-    };
-    say!("swarm sweep, seeds 0..1000:");
-    let report = sweep_with_progress(&opts, &run)?;
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let opts = suite::sweep_options(jobs);
+    say!(
+        "swarm sweep, seeds {}..{}:",
+        opts.seeds.start,
+        opts.seeds.end
+    );
+    let report = sweep_with_progress(&opts, &RunConfig::default())?;
     say!("{} passed, {} failed", report.passed, report.failed);
     Ok(ok && report.failed == 0)
 }

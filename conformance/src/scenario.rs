@@ -1,5 +1,6 @@
-//! Scripted scenarios: the RFC 793 figures and the seed article's flows, played through the
-//! simulator's network with no faults and fixed ISNs, and rendered in the figures' notation.
+//! Scripted scenarios: the RFC 793 figures and the handshake, four-way close and half-close
+//! teaching flows, played through the network (`crate::net`) with no faults and fixed ISNs,
+//! and rendered in the figures' notation.
 //!
 //! This module owns the small script language the figures need beyond a workload: user calls at
 //! set times, old duplicate segments arriving from the network's past, a host crashing (losing
@@ -7,15 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::Duration;
 
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader};
 use synack_core::{Config, Endpoint, Instant, Profile, SeqNum, SocketId};
 
-use crate::sim::faults::Decision;
-use crate::sim::stack::{CoreStack, TcpStack};
-use crate::sim::{connection_states, ADDRS};
-use crate::trace::{notation, render_rfc, state_name, Trace, TraceEvent, TraceOptions};
+use crate::net::faults::{Copies, Copy, Decision, Faults};
+use crate::net::{Decider, Network};
+use crate::stacks::core::CoreStack;
+use crate::stacks::{TcpStack, ADDRS};
+use crate::trace::{render_rfc, Trace, TraceOptions};
 
 /// Something a scenario does at a given time.
 #[derive(Clone, Debug)]
@@ -86,35 +87,50 @@ fn stack(host: usize, isns: &[u32], profile: Profile) -> Box<dyn TcpStack> {
     )))
 }
 
-struct Flight {
-    n: u64,
-    to: usize,
-    bytes: Vec<u8>,
-}
-
 /// Plays a scenario and returns its trace in RFC figure notation.
 pub fn play(s: &Scenario) -> Result<String, String> {
     // After a crash a host takes the ISNs after those it used before.
     let mut isn_used = [0usize; 2];
-    let mut hosts: Vec<Box<dyn TcpStack>> =
-        (0..2).map(|h| stack(h, &s.isns[h], s.profile)).collect();
+    let mut hosts: [Box<dyn TcpStack>; 2] = [
+        stack(0, &s.isns[0], s.profile),
+        stack(1, &s.isns[1], s.profile),
+    ];
     let mut current: [Option<SocketId>; 2] = [None, None];
     let mut listeners: [Option<SocketId>; 2] = [None, None];
-    let mut trace = Trace::new(&TraceOptions {
+    let trace = Trace::new(&TraceOptions {
         keep_events: true,
         ..TraceOptions::default()
     })?;
-    let mut queue: BTreeMap<(Instant, u64), Flight> = BTreeMap::new();
-    let mut order = 0u64;
-    let mut packets = 0u64;
+    // A held packet is delivered late by the script's extra delay; every other one on time.
+    let held = s
+        .held
+        .iter()
+        .map(|(n, ms)| {
+            let copy = Copy {
+                extra_us: ms * 1000,
+                flip_bit: None,
+            };
+            (
+                *n,
+                Decision {
+                    lost: None,
+                    copies: Copies::one(copy),
+                },
+            )
+        })
+        .collect();
+    let mut net = Network::new(
+        [Faults::none(), Faults::none()],
+        Decider::Numbered(held),
+        false,
+        trace,
+    );
+    let mut transitions = Vec::new();
     let mut actions = s.actions.clone();
     actions.sort_by_key(|(t, _)| *t);
     let mut actions = actions.into_iter().peekable();
     let mut now = Instant::ZERO;
     let end = Instant::from_millis(s.until_ms);
-    let states_of = |hosts: &Vec<Box<dyn TcpStack>>, bytes: &[u8]| {
-        connection_states([&*hosts[0], &*hosts[1]], bytes)
-    };
     loop {
         // Accept what the listeners hold; the accepted connection becomes the host's own.
         for h in 0..2 {
@@ -130,51 +146,24 @@ pub fn play(s: &Scenario) -> Result<String, String> {
         }
         // Send.
         for h in 0..2 {
-            while let Some(bytes) = hosts[h].poll_transmit(now) {
-                let n = packets;
-                packets += 1;
-                let sender_state = states_of(&hosts, &bytes)[h].clone();
-                trace.record(
-                    TraceEvent::Sent {
-                        n,
-                        at_ns: now.as_nanos(),
-                        from: h,
-                        segment: notation(&bytes),
-                        len: bytes.len(),
-                        decision: Decision::deliver(),
-                        sender_state,
-                    },
-                    Some(&bytes),
-                );
-                let extra = s.held.get(&n).copied().unwrap_or(0);
-                let at = now + Duration::from_millis(10 + extra);
-                order += 1;
-                queue.insert(
-                    (at, order),
-                    Flight {
-                        n,
-                        to: 1 - h,
-                        bytes,
-                    },
-                );
+            loop {
+                let mut buf = net.buffer();
+                if !hosts[h].poll_transmit(now, &mut buf) {
+                    net.recycle(buf);
+                    break;
+                }
+                net.send(now, h, buf, view(&hosts));
             }
-            for t in hosts[h].drain_transitions() {
-                trace.record(
-                    TraceEvent::State {
-                        at_ns: now.as_nanos(),
-                        host: h,
-                        socket: t.socket.0,
-                        from: state_name(t.from),
-                        to: state_name(t.to),
-                    },
-                    None,
-                );
+            transitions.clear();
+            hosts[h].drain_transitions(&mut transitions);
+            for t in &transitions {
+                net.transition(now, h, t);
             }
             while hosts[h].poll_event().is_some() {}
         }
         // The next thing to happen.
         let next_action = actions.peek().map(|(t, _)| Instant::from_millis(*t));
-        let next_flight = queue.keys().next().map(|(t, _)| *t);
+        let next_flight = net.next_arrival();
         let next_timer = hosts.iter().filter_map(|h| h.poll_timeout()).min();
         let Some(next) = [next_action, next_flight, next_timer]
             .into_iter()
@@ -243,55 +232,16 @@ pub fn play(s: &Scenario) -> Result<String, String> {
                     }
                     .to_bytes()
                     .map_err(|e| e.to_string())?;
-                    let n = packets;
-                    packets += 1;
-                    trace.record(
-                        TraceEvent::Sent {
-                            n,
-                            at_ns: now.as_nanos(),
-                            from: 1 - to,
-                            segment: notation(&bytes),
-                            len: bytes.len(),
-                            decision: Decision::deliver(),
-                            sender_state: Some("(old duplicate)".into()),
-                        },
-                        Some(&bytes),
-                    );
-                    hosts[to].handle_packet(now, &bytes);
-                    let states = states_of(&hosts, &bytes);
-                    trace.record(
-                        TraceEvent::Arrived {
-                            n,
-                            at_ns: now.as_nanos(),
-                            to,
-                            corrupted: false,
-                            states,
-                        },
-                        None,
-                    );
+                    let a = net.inject(now, to, bytes);
+                    hosts[to].handle_packet(now, &a.bytes);
+                    net.arrived(now, a, view(&hosts));
                 }
             }
             continue;
         }
-        if next_flight == Some(now) {
-            let Some(key) = queue.keys().next().copied() else {
-                break;
-            };
-            let Some(f) = queue.remove(&key) else {
-                break;
-            };
-            hosts[f.to].handle_packet(now, &f.bytes);
-            let states = states_of(&hosts, &f.bytes);
-            trace.record(
-                TraceEvent::Arrived {
-                    n: f.n,
-                    at_ns: now.as_nanos(),
-                    to: f.to,
-                    corrupted: false,
-                    states,
-                },
-                None,
-            );
+        if let Some(a) = net.pop_due(now) {
+            hosts[a.to].handle_packet(now, &a.bytes);
+            net.arrived(now, a, view(&hosts));
             continue;
         }
         for h in hosts.iter_mut() {
@@ -300,8 +250,12 @@ pub fn play(s: &Scenario) -> Result<String, String> {
             }
         }
     }
-    let (_, events, _) = trace.finish();
-    Ok(render_rfc(&events))
+    Ok(render_rfc(&net.finish().trace.events))
+}
+
+/// Both hosts' stacks, for the network's trace.
+fn view(hosts: &[Box<dyn TcpStack>; 2]) -> crate::net::Hosts<'_> {
+    [Some(&*hosts[0]), Some(&*hosts[1])]
 }
 
 /// The client's and server's ports in the figures.
@@ -428,7 +382,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         .extend([(100, Action::Close(0)), (100, Action::Close(1))]);
     s.until_ms = 300_000;
     v.push(("rfc793_figure_14_simultaneous_close", s));
-    // The seed article's flows.
+    // The handshake, four-way close and half-close teaching flows.
     v.push(("flow_three_way_handshake", handshake(100, 300)));
     let mut s = handshake(100, 300);
     s.actions

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::faults::{self, Decision, PacketKey, Schedule};
+use crate::net::faults::{self, Decision, PacketKey, Schedule};
 use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::workload::Workload;
-use crate::sim::{self, RunSpec, StackFactory};
+use crate::sim::{self, RunSpec};
+use crate::stacks::StackFactory;
 use crate::sweep::run_caught;
 use crate::trace::TraceOptions;
 

@@ -17,8 +17,10 @@ use synack_core::{Instant, State};
 
 use crate::rfc::{figures, Event};
 
+use crate::net::faults;
 use crate::sim::oracle::{Failure, Oracle};
-use crate::sim::{self, faults, workload::Kind, RunResult, RunSpec, StackFactory};
+use crate::sim::{self, workload::Kind, RunResult, RunSpec};
+use crate::stacks::StackFactory;
 use crate::trace::TraceOptions;
 
 /// What to sweep.
@@ -59,7 +61,7 @@ pub struct SeedOutcome {
     pub end_ns: u64,
     /// The failure, if the seed failed.
     pub failure: Option<Failure>,
-    /// Known differences from the RFCs the stacks showed (see `sim::known`).
+    /// Known differences from the RFCs the stacks showed (see `stacks::known`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub known: Vec<&'static str>,
     /// The known difference that explains the failure: the seed failed as expected.
@@ -244,8 +246,7 @@ pub fn seeds(opts: &SweepOptions) -> Vec<u64> {
 /// and the outcome.
 pub fn sweep(
     opts: &SweepOptions,
-    factory: &(dyn Fn(usize, synack_core::Config, [u8; 16]) -> Box<dyn sim::stack::TcpStack>
-          + Sync),
+    factory: StackFactory<'_>,
     progress: &(dyn Fn(usize, &SeedOutcome) + Sync),
 ) -> Result<SweepReport, String> {
     let seeds = seeds(opts);

@@ -1,10 +1,28 @@
 //! The record of a run: packets with their fault decisions, arrivals and state changes, at
 //! virtual times.
 //!
-//! This module owns the trace and its three renderings: RFC 793 figure notation (for people),
-//! pcap (LINKTYPE_RAW IPv4 with virtual timestamps, for Wireshark and tshark) and JSON lines
-//! (for tools). Every event also feeds a BLAKE3 hash, so two runs can be compared by one value
-//! without keeping either; events are kept in memory, and the pcap written, only when asked.
+//! This module owns the trace events, the trace hash, and three renderings: RFC 793 figure
+//! notation (for people), pcap (LINKTYPE_RAW IPv4 with virtual timestamps, for Wireshark and
+//! tshark) and JSON lines (for tools). The network (`crate::net`) emits every event; events are
+//! kept in memory, and the pcap written, only when asked, so a run's memory does not grow with
+//! its length.
+//!
+//! # The trace hash
+//! Every event feeds a BLAKE3 hash through a compact binary encoding, so two runs compare by
+//! one value without keeping either. All integers are little-endian; a state is one octet
+//! (`0` for none, else its index in `State::ALL` plus one; `0xfe` marks a segment injected
+//! from the network's past).
+//!
+//! | event | encoding |
+//! |---|---|
+//! | sent | `1`, n (u64), at_ns (u64), from (u8), octets on the wire (u32), sender state (u8), loss cause (u8: 0 none, 1 loss, 2 partition, 3 queue full), copies (u8), per copy extra_us (u64) and flipped bit (u8 flag, u32), then the header octets |
+//! | arrived | `2`, n (u64), at_ns (u64), to (u8), corrupted (u8), state on A (u8), state on B (u8) |
+//! | state | `3`, at_ns (u64), host (u8), socket (u64), from (u8), to (u8) |
+//!
+//! The header octets of a sent packet are its length as a u16 followed by its IPv4 and TCP
+//! headers exactly as sent; the TCP checksum among them covers the data, and the
+//! stream-integrity oracle checks every data octet, so the data itself is not hashed again. A
+//! packet that does not parse is hashed whole: `0xffff`, its length (u32), its octets.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -15,17 +33,17 @@ use std::time::Duration;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, Endianness};
 use serde::Serialize;
-use synack_core::wire::Packet;
-use synack_core::{Instant, SegmentSummary, State};
+use synack_core::wire::WireError;
+use synack_core::{Instant, State};
 
-use crate::sim::faults::Decision;
+use crate::net::faults::{Decision, LossCause};
+use crate::net::summary::Summary;
 
 /// Host names in traces: host 0 is TCP A (the client), host 1 is TCP B (the server).
 pub const HOST_NAMES: [&str; 2] = ["A", "B"];
 
 /// One thing that happened in a run.
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TraceEvent {
     /// A host sent a packet; `decision` is what the network did with it.
     Sent {
@@ -35,14 +53,17 @@ pub enum TraceEvent {
         at_ns: u64,
         /// Sending host (0 = A, 1 = B).
         from: usize,
-        /// The segment in RFC notation, or why it did not parse.
-        segment: String,
+        /// The segment, or why it did not parse.
+        segment: Result<Summary, WireError>,
         /// Octets on the wire.
         len: usize,
         /// The fault decision.
         decision: Decision,
         /// The sender's state for this connection when it sent.
-        sender_state: Option<String>,
+        sender_state: Option<State>,
+        /// The segment comes from the network's past (a scripted old duplicate), not from a
+        /// connection of the sender's.
+        old_duplicate: bool,
     },
     /// A copy of a packet reached a host.
     Arrived {
@@ -55,7 +76,7 @@ pub enum TraceEvent {
         /// Whether this copy had a bit flipped.
         corrupted: bool,
         /// The states of the connection on A and on B after the arrival.
-        states: [Option<String>; 2],
+        states: [Option<State>; 2],
     },
     /// A socket changed state.
     State {
@@ -66,14 +87,100 @@ pub enum TraceEvent {
         /// Socket id on that host.
         socket: u64,
         /// State left.
-        from: String,
+        from: State,
         /// State entered.
+        to: State,
+    },
+}
+
+/// The JSON-lines shape of an event: states by their RFC names, segments in RFC notation.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum JsonEvent<'a> {
+    Sent {
+        n: u64,
+        at_ns: u64,
+        from: usize,
+        segment: String,
+        len: usize,
+        decision: &'a Decision,
+        sender_state: Option<String>,
+    },
+    Arrived {
+        n: u64,
+        at_ns: u64,
+        to: usize,
+        corrupted: bool,
+        states: [Option<String>; 2],
+    },
+    State {
+        at_ns: u64,
+        host: usize,
+        socket: u64,
+        from: String,
         to: String,
     },
 }
 
+impl Serialize for TraceEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let name = |st: &Option<State>| st.map(|x| x.to_string());
+        match self {
+            TraceEvent::Sent {
+                n,
+                at_ns,
+                from,
+                segment,
+                len,
+                decision,
+                sender_state,
+                old_duplicate,
+            } => JsonEvent::Sent {
+                n: *n,
+                at_ns: *at_ns,
+                from: *from,
+                segment: notation(segment),
+                len: *len,
+                decision,
+                sender_state: if *old_duplicate {
+                    Some("(old duplicate)".to_string())
+                } else {
+                    name(sender_state)
+                },
+            },
+            TraceEvent::Arrived {
+                n,
+                at_ns,
+                to,
+                corrupted,
+                states,
+            } => JsonEvent::Arrived {
+                n: *n,
+                at_ns: *at_ns,
+                to: *to,
+                corrupted: *corrupted,
+                states: [name(&states[0]), name(&states[1])],
+            },
+            TraceEvent::State {
+                at_ns,
+                host,
+                socket,
+                from,
+                to,
+            } => JsonEvent::State {
+                at_ns: *at_ns,
+                host: *host,
+                socket: *socket,
+                from: from.to_string(),
+                to: to.to_string(),
+            },
+        }
+        .serialize(s)
+    }
+}
+
 /// What to keep of a trace besides its hash.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct TraceOptions {
     /// Keep the events in memory (for the RFC rendering and JSON lines).
     pub keep_events: bool,
@@ -86,13 +193,36 @@ pub struct TraceOptions {
     pub pcap: Option<std::path::PathBuf>,
 }
 
+/// Octets of encoded events gathered before they are fed to BLAKE3 in one call, so that it
+/// hashes whole chunks at a time.
+const HASH_BATCH: usize = 16 << 10;
+
 /// A trace being recorded.
 pub struct Trace {
     hasher: blake3::Hasher,
+    pending: Vec<u8>,
     events: Option<Vec<TraceEvent>>,
     pcap: Option<PcapWriter<BufWriter<File>>>,
     pcap_error: Option<String>,
     packets: Option<Vec<Vec<u8>>>,
+}
+
+/// What a finished trace leaves.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// The hash, in hex.
+    pub hash: String,
+    /// The events, if kept.
+    pub events: Vec<TraceEvent>,
+    /// The packets on the wire, if kept.
+    pub packets: Vec<Vec<u8>>,
+    /// The first pcap write error, if any.
+    pub pcap_error: Option<String>,
+}
+
+fn state_code(s: Option<State>) -> u8 {
+    s.and_then(|s| State::ALL.iter().position(|x| *x == s))
+        .map_or(0, |i| i as u8 + 1)
 }
 
 impl Trace {
@@ -117,6 +247,7 @@ impl Trace {
         };
         Ok(Trace {
             hasher: blake3::Hasher::new(),
+            pending: Vec::with_capacity(HASH_BATCH + 256),
             events: options.keep_events.then(Vec::new),
             pcap,
             pcap_error: None,
@@ -137,46 +268,124 @@ impl Trace {
         }
     }
 
-    /// Records an event.
-    pub fn record(&mut self, event: TraceEvent, raw: Option<&[u8]>) {
-        // The hash covers a fixed encoding of each event (and the raw packet octets), which
-        // serde_json gives deterministically for these types.
-        if let Ok(encoded) = serde_json::to_vec(&event) {
-            self.hasher.update(&(encoded.len() as u64).to_le_bytes());
-            self.hasher.update(&encoded);
-        }
-        if let Some(raw) = raw {
-            self.hasher.update(raw);
+    /// Whether the pcap or the packet list wants every copy on the wire.
+    pub fn wants_wire(&self) -> bool {
+        self.pcap.is_some() || self.packets.is_some()
+    }
+
+    /// Records an event; `raw` is the packet of a `Sent` event.
+    pub fn record(&mut self, event: TraceEvent, raw: &[u8]) {
+        self.encode(&event, raw);
+        if self.pending.len() >= HASH_BATCH {
+            self.hasher.update(&self.pending);
+            self.pending.clear();
         }
         if let Some(events) = &mut self.events {
             events.push(event);
         }
     }
 
-    /// The packets kept so far (`TraceOptions::keep_packets`).
-    pub fn take_packets(&mut self) -> Vec<Vec<u8>> {
-        self.packets.take().unwrap_or_default()
+    fn encode(&mut self, event: &TraceEvent, raw: &[u8]) {
+        let b = &mut self.pending;
+        match event {
+            TraceEvent::Sent {
+                n,
+                at_ns,
+                from,
+                segment,
+                len,
+                decision,
+                sender_state,
+                old_duplicate,
+            } => {
+                b.push(1);
+                b.extend_from_slice(&n.to_le_bytes());
+                b.extend_from_slice(&at_ns.to_le_bytes());
+                b.push(*from as u8);
+                b.extend_from_slice(&(*len as u32).to_le_bytes());
+                b.push(if *old_duplicate {
+                    0xfe
+                } else {
+                    state_code(*sender_state)
+                });
+                b.push(match decision.lost {
+                    None => 0,
+                    Some(LossCause::Loss) => 1,
+                    Some(LossCause::Partition) => 2,
+                    Some(LossCause::QueueFull) => 3,
+                });
+                b.push(decision.copies.len() as u8);
+                for c in &decision.copies {
+                    b.extend_from_slice(&c.extra_us.to_le_bytes());
+                    b.push(u8::from(c.flip_bit.is_some()));
+                    b.extend_from_slice(&c.flip_bit.unwrap_or(0).to_le_bytes());
+                }
+                match segment {
+                    Ok(s) => {
+                        let h = usize::from(s.header_len).min(raw.len());
+                        b.extend_from_slice(&(h as u16).to_le_bytes());
+                        b.extend_from_slice(&raw[..h]);
+                    }
+                    Err(_) => {
+                        b.extend_from_slice(&0xffffu16.to_le_bytes());
+                        b.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+                        b.extend_from_slice(raw);
+                    }
+                }
+            }
+            TraceEvent::Arrived {
+                n,
+                at_ns,
+                to,
+                corrupted,
+                states,
+            } => {
+                b.push(2);
+                b.extend_from_slice(&n.to_le_bytes());
+                b.extend_from_slice(&at_ns.to_le_bytes());
+                b.push(*to as u8);
+                b.push(u8::from(*corrupted));
+                b.push(state_code(states[0]));
+                b.push(state_code(states[1]));
+            }
+            TraceEvent::State {
+                at_ns,
+                host,
+                socket,
+                from,
+                to,
+            } => {
+                b.push(3);
+                b.extend_from_slice(&at_ns.to_le_bytes());
+                b.push(*host as u8);
+                b.extend_from_slice(&socket.to_le_bytes());
+                b.push(state_code(Some(*from)));
+                b.push(state_code(Some(*to)));
+            }
+        }
     }
 
-    /// Ends the trace: its hash (hex), its events if kept, and any pcap write error.
-    pub fn finish(mut self) -> (String, Vec<TraceEvent>, Option<String>) {
+    /// Ends the trace: its hash, its events and packets if kept, and any pcap write error.
+    pub fn finish(mut self) -> Finished {
         if let Some(w) = self.pcap.take() {
             if let Err(e) = w.into_writer().flush() {
                 self.pcap_error.get_or_insert(e.to_string());
             }
         }
-        (
-            self.hasher.finalize().to_hex().to_string(),
-            self.events.unwrap_or_default(),
-            self.pcap_error,
-        )
+        self.hasher.update(&self.pending);
+        Finished {
+            hash: self.hasher.finalize().to_hex().to_string(),
+            events: self.events.unwrap_or_default(),
+            packets: self.packets.unwrap_or_default(),
+            pcap_error: self.pcap_error,
+        }
     }
 }
 
-/// A packet's segment in RFC notation, or a note that it did not parse.
-pub fn notation(bytes: &[u8]) -> String {
-    match Packet::parse(bytes) {
-        Ok(p) => SegmentSummary::of(&p).to_string(),
+/// A segment in RFC notation, or a note that it did not parse.
+pub fn notation(segment: &Result<Summary, WireError>) -> String {
+    match segment {
+        Ok(s) => s.to_string(),
         Err(e) => format!("(not a TCP packet: {e})"),
     }
 }
@@ -188,10 +397,11 @@ pub fn notation(bytes: &[u8]) -> String {
 pub fn render_rfc(events: &[TraceEvent]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "    {:<64}TCP B", "TCP A");
-    let mut sent: std::collections::BTreeMap<u64, (usize, String, Option<String>, String)> =
+    // Packet number -> (sender, segment, sender's state as shown, fault description).
+    let mut sent: std::collections::BTreeMap<u64, (usize, String, String, String)> =
         std::collections::BTreeMap::new();
     let mut line = 0;
-    let state = |s: &Option<String>| s.clone().unwrap_or_else(|| "CLOSED".to_string());
+    let state = |s: &Option<State>| s.map_or_else(|| "CLOSED".to_string(), |s| s.to_string());
     for e in events {
         match e {
             TraceEvent::Sent {
@@ -201,33 +411,22 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                 segment,
                 decision,
                 sender_state,
+                old_duplicate,
                 ..
             } => {
-                sent.insert(
-                    *n,
-                    (
-                        *from,
-                        segment.clone(),
-                        sender_state.clone(),
-                        decision.describe(),
-                    ),
-                );
+                let segment = notation(segment);
+                let sender = if *old_duplicate {
+                    "(old duplicate)".to_string()
+                } else {
+                    state(sender_state)
+                };
                 if decision.lost.is_some() {
                     line += 1;
-                    let (arrow, mid) = if *from == 0 {
-                        ("-->", "...")
+                    let arrow = if *from == 0 { "-->" } else { "<--" };
+                    let (a, b) = if *from == 0 {
+                        (sender.clone(), String::new())
                     } else {
-                        ("<--", "...")
-                    };
-                    let a = if *from == 0 {
-                        state(sender_state)
-                    } else {
-                        String::new()
-                    };
-                    let b = if *from == 1 {
-                        state(sender_state)
-                    } else {
-                        String::new()
+                        (String::new(), sender.clone())
                     };
                     let _ = writeln!(
                         out,
@@ -236,12 +435,18 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                         a,
                         arrow,
                         segment,
-                        mid,
+                        "...",
                         b,
                         decision.describe(),
                         Instant::from_nanos(*at_ns)
                     );
                 }
+                let old = if *old_duplicate {
+                    "(duplicate)".to_string()
+                } else {
+                    String::new()
+                };
+                sent.insert(*n, (*from, segment, old, decision.describe()));
             }
             TraceEvent::Arrived {
                 n,
@@ -250,13 +455,13 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                 states,
                 ..
             } => {
-                let Some((from, segment, sender, faults)) = sent.get(n) else {
+                let Some((from, segment, old, faults)) = sent.get(n) else {
                     continue;
                 };
                 // A segment from the network's past has no sender state: say what it is.
                 let mut shown = [state(&states[0]), state(&states[1])];
-                if sender.as_deref() == Some("(old duplicate)") {
-                    shown[*from] = "(duplicate)".to_string();
+                if !old.is_empty() {
+                    shown[*from] = old.clone();
                 }
                 line += 1;
                 let arrow = if *from == 0 { "-->" } else { "<--" };
@@ -285,10 +490,10 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
             TraceEvent::State {
                 at_ns,
                 host,
-                from,
-                to,
+                from: State::TimeWait,
+                to: State::Closed,
                 ..
-            } if from == "TIME-WAIT" && to == "CLOSED" => {
+            } => {
                 // The figures' "(2 MSL) CLOSED": a state change no segment shows.
                 line += 1;
                 let (a, b) = if *host == 0 {
@@ -321,9 +526,4 @@ pub fn write_json_lines(events: &[TraceEvent], path: &Path) -> Result<(), String
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     w.flush().map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The state's RFC name, for trace events.
-pub fn state_name(s: State) -> String {
-    s.to_string()
 }

@@ -4,19 +4,19 @@
 
 use std::path::Path;
 
-use synack::planted::{Bug, Planted};
+use synack::net::faults::Profile as Faults;
 use synack::shrink::{self, Regression};
-use synack::sim::faults::Profile as Faults;
-use synack::sim::stack::TcpStack;
 use synack::sim::workload::{Kind, Workload};
 use synack::sim::{self, RunSpec};
+use synack::stacks::planted::{Bug, Planted};
+use synack::stacks::TcpStack;
 use synack::sweep::{self, SweepOptions};
 use synack::trace::{self, TraceOptions};
 use synack_core::Config;
 
 fn planted(host: usize, config: Config, key: [u8; 16]) -> Box<dyn TcpStack> {
     Box::new(Planted::new(
-        sim::core_stack(host, config, key),
+        synack::stacks::core::core_stack(host, config, key),
         Bug::DropRetransmittedFin,
     ))
 }
@@ -122,13 +122,13 @@ fn the_recorded_schedule_reproduces_the_run() {
 fn reports_do_not_depend_on_the_number_of_threads() {
     let one = sweep::sweep(
         &options(0..40, Faults::Swarm, 1),
-        &sim::core_stack,
+        &synack::stacks::core::core_stack,
         &|_, _| {},
     )
     .unwrap();
     let two = sweep::sweep(
         &options(0..40, Faults::Swarm, 2),
-        &sim::core_stack,
+        &synack::stacks::core::core_stack,
         &|_, _| {},
     )
     .unwrap();

@@ -1,11 +1,11 @@
 //! smoltcp in the simulator, against synack-core and against itself.
 #![cfg(feature = "smoltcp")]
 
-use synack::sim::faults::Profile as Faults;
-use synack::sim::stack::TcpStack;
+use synack::net::faults::Profile as Faults;
 use synack::sim::workload::Kind;
 use synack::sim::{self, RunSpec};
-use synack::smol::smol_stack;
+use synack::stacks::smoltcp::smol_stack;
+use synack::stacks::TcpStack;
 use synack::trace::TraceOptions;
 use synack_core::Config;
 
@@ -18,7 +18,7 @@ fn pair(
         if smol {
             smol_stack(host, config, key)
         } else {
-            sim::core_stack(host, config, key)
+            synack::stacks::core::core_stack(host, config, key)
         }
     }
 }

@@ -11,6 +11,7 @@
 //! `handle_timeout`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound;
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -149,6 +150,35 @@ impl Endpoint {
     /// Takes the observation log (empty unless `Config::record_log`).
     pub fn drain_log(&mut self) -> Vec<Observation> {
         std::mem::take(&mut self.log)
+    }
+
+    /// Drains the observation log in place, keeping its memory for the next entries.
+    pub fn log_drain(&mut self) -> std::vec::Drain<'_, Observation> {
+        self.log.drain(..)
+    }
+
+    /// The state of the connection between `local` and `remote`: LISTEN if only a listener
+    /// on the local port would take a segment from `remote`, `None` if nothing would (RFC 9293
+    /// §3.10.7: the connection first, then the port's listener).
+    #[must_use]
+    pub fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State> {
+        if let Some(Socket::Conn(tcb)) = self
+            .conns
+            .get(&(local.port(), remote))
+            .and_then(|id| self.sockets.get(id))
+        {
+            return Some(tcb.state);
+        }
+        match self
+            .listeners
+            .get(&local.port())
+            .and_then(|id| self.sockets.get(id))
+        {
+            Some(Socket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => {
+                Some(State::Listen)
+            }
+            _ => None,
+        }
     }
 
     // ----- input -----
@@ -355,28 +385,42 @@ impl Endpoint {
     /// The next packet to send, if any.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.poll_transmit_into(now, &mut out).then_some(out)
+    }
+
+    /// The next packet to send, written into `out` (cleared first); false if there is none.
+    /// A caller that hands the same buffer back each time allocates nothing per packet.
+    pub fn poll_transmit_into(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         self.tick(now);
+        out.clear();
         if let Some((socket, local, remote, seg)) = self.out.pop_front() {
-            return Some(self.emit(now, socket, local, remote, &seg));
+            self.emit(now, socket, local, remote, &seg, out);
+            return true;
         }
-        let ids: Vec<SocketId> = self
-            .sockets
-            .iter()
-            .filter_map(|(id, s)| match s {
-                Socket::Conn(tcb) if tcb.wants_transmit() => Some(*id),
-                _ => None,
-            })
-            .collect();
-        for id in ids {
+        // The connections with something to send, in socket order; most polls find none.
+        let mut next = self.sockets.iter_mut().find_map(|(id, s)| match s {
+            Socket::Conn(tcb) if tcb.wants_transmit() => Some(*id),
+            _ => None,
+        });
+        while let Some(id) = next {
             let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) else {
-                continue;
+                break;
             };
             if let Some(seg) = tcb.poll_segment(now) {
                 let (local, remote) = (tcb.local, tcb.remote);
-                return Some(self.emit(now, Some(id), local, remote, &seg));
+                self.emit(now, Some(id), local, remote, &seg, out);
+                return true;
             }
+            next = self
+                .sockets
+                .range_mut((Bound::Excluded(id), Bound::Unbounded))
+                .find_map(|(id, s)| match s {
+                    Socket::Conn(tcb) if tcb.wants_transmit() => Some(*id),
+                    _ => None,
+                });
         }
-        None
+        false
     }
 
     fn emit(
@@ -386,7 +430,8 @@ impl Endpoint {
         local: SocketAddrV4,
         remote: SocketAddrV4,
         seg: &OutSegment,
-    ) -> Vec<u8> {
+        out: &mut Vec<u8>,
+    ) {
         let mut ip = Ipv4Header::new(*local.ip(), *remote.ip());
         ip.identification = self.ip_id;
         self.ip_id = self.ip_id.wrapping_add(1);
@@ -414,7 +459,7 @@ impl Endpoint {
             },
         });
         // A segment we formed always fits: at most one MSS (u16) of data and one option.
-        packet.to_bytes().unwrap_or_default()
+        let _ = packet.emit(out);
     }
 
     /// The next event for the user, if any.

@@ -31,7 +31,7 @@ use synack_core::{
 };
 
 use super::{Cell, Event, Table};
-use crate::sim::stack::TcpStack;
+use crate::stacks::{StackEntry, TcpStack};
 
 /// Builds the stack under test.
 pub type Factory<'a> = &'a dyn Fn(Config) -> Box<dyn TcpStack>;
@@ -96,7 +96,8 @@ impl Driver {
     /// Collects what A sends now and learns A's variables from it.
     fn collect(&mut self) -> Vec<(Flags, u32, u32, u32, u16)> {
         let mut out = Vec::new();
-        while let Some(bytes) = self.stack.poll_transmit(self.now) {
+        let mut bytes = Vec::new();
+        while self.stack.poll_transmit(self.now, &mut bytes) {
             let Ok(p) = Packet::parse(&bytes) else {
                 continue;
             };
@@ -152,7 +153,7 @@ impl Driver {
 
     fn drain(&mut self) {
         self.collect();
-        self.stack.drain_transitions();
+        transitions(&mut *self.stack);
         while self.stack.poll_event().is_some() {}
     }
 
@@ -230,7 +231,7 @@ fn drive(factory: Factory<'_>, config: Config, target: State) -> Result<Driver, 
             d.vars.rcv_nxt = Some(b_next_after_syn);
             d.collect();
             // The connection is the TCB that left LISTEN.
-            let t = d.stack.drain_transitions();
+            let t = transitions(&mut *d.stack);
             if let Some(tr) = t
                 .iter()
                 .find(|t| t.from == State::Listen && t.to == State::SynReceived)
@@ -487,7 +488,7 @@ fn apply(d: &mut Driver, state: State, event: Event) -> Option<Cell> {
         }
     }
     let mut next = state;
-    for t in d.stack.drain_transitions() {
+    for t in transitions(&mut *d.stack) {
         if t.from == next {
             next = t.to;
         }
@@ -563,20 +564,29 @@ pub fn generate(profile: Profile, name: &str, factory: Factory<'_>) -> Table {
     }
 }
 
-/// The generator for synack-core.
-pub fn generate_core(profile: Profile) -> Table {
-    generate(profile, "synack-core", &|config| {
-        crate::sim::core_stack(0, config, [7; 16])
-    })
+/// The state changes `stack` reported since the last call.
+fn transitions(stack: &mut dyn TcpStack) -> Vec<crate::stacks::Transition> {
+    let mut out = Vec::new();
+    stack.drain_transitions(&mut out);
+    out
 }
 
-/// The generator for smoltcp, with smoltcp's timeout standing in for the user timeout.
+/// The table of a registered stack.
+pub fn generate_for(profile: Profile, stack: &StackEntry) -> Table {
+    generate(profile, stack.title, &|config| stack.for_table(config))
+}
+
+/// The table of synack-core.
+pub fn generate_core(profile: Profile) -> Table {
+    generate_for(profile, crate::stacks::core())
+}
+
+/// The table of smoltcp, with smoltcp's timeout standing in for the user timeout.
 #[cfg(feature = "smoltcp")]
 pub fn generate_smoltcp(profile: Profile) -> Table {
-    generate(profile, "smoltcp", &|config| {
-        Box::new(
-            crate::smol::SmolStack::new(crate::sim::ADDRS[0], [7; 16])
-                .with_user_timeout(config.user_timeout),
-        )
-    })
+    generate(
+        profile,
+        "smoltcp",
+        &crate::stacks::smoltcp::smol_table_stack,
+    )
 }

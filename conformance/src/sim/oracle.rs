@@ -1,69 +1,160 @@
-//! The oracles' vocabulary and the table of legal state transitions.
+//! The oracles: every check the simulator makes on a run.
 //!
-//! This module owns what a failure is (which oracle, when, which connection, what happened) and
-//! the set of (from, to) transitions each profile allows, taken from the profile's reference
-//! transition table (`crate::rfc`). The checks themselves run inside the simulator.
+//! This module owns the checks themselves (stream integrity, legal transitions, orderly close,
+//! liveness), the set of (from, to) transitions each profile allows, taken from the profile's
+//! reference transition table (`crate::reference`), and [`Verdict`], which keeps a run's first
+//! failure. What a failure is lives in `crate::failure`. Every check reads what a stack
+//! reported, the wire and the applications' own counts; none reads a stack's internals.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::sync::OnceLock;
 
-use serde::Serialize;
-use synack_core::{Instant, Profile, State};
+use synack_core::{Event, Instant, Profile, SocketId, State};
 
-/// The oracles checked on every run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Oracle {
-    /// Each direction delivers exactly the octets the peer's application wrote, in order, once.
-    StreamIntegrity,
-    /// Every reported state change is legal in the profile's table.
-    LegalTransitions,
-    /// Both sides end CLOSED with no connection, timer or buffer left.
-    OrderlyClose,
-    /// Every connection finishes within the bound after the network heals.
-    Liveness,
-    /// The implementation panicked.
-    Panic,
+pub use crate::failure::{Failure, Oracle};
+use crate::stacks::{TcpStack, Transition};
+use crate::trace::HOST_NAMES;
+
+use super::workload::first_mismatch;
+
+/// A run's first failure, if any.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// The first failure.
+    pub failure: Option<Failure>,
 }
 
-impl fmt::Display for Oracle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Oracle::StreamIntegrity => "stream integrity",
-            Oracle::LegalTransitions => "legal transitions",
-            Oracle::OrderlyClose => "orderly close",
-            Oracle::Liveness => "liveness",
-            Oracle::Panic => "panic",
-        })
-    }
-}
-
-/// A failed oracle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// Which oracle.
-    pub oracle: Oracle,
-    /// Virtual time, nanoseconds.
-    pub at_ns: u64,
-    /// The connection, as `A 10.0.0.1:40000 <-> B 10.0.0.2:80`, when one is concerned.
-    pub connection: Option<String>,
-    /// What was seen.
-    pub message: String,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed at {}",
-            self.oracle,
-            Instant::from_nanos(self.at_ns)
-        )?;
-        if let Some(c) = &self.connection {
-            write!(f, " on {c}")?;
+impl Verdict {
+    /// Records a failure unless one is already recorded.
+    pub fn fail(
+        &mut self,
+        oracle: Oracle,
+        at: Instant,
+        connection: Option<String>,
+        message: String,
+    ) {
+        if self.failure.is_none() {
+            self.failure = Some(Failure {
+                oracle,
+                at_ns: at.as_nanos(),
+                connection,
+                message,
+            });
         }
-        write!(f, ": {}", self.message)
     }
+
+    /// Whether the run has failed.
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+}
+
+/// Stream integrity, as octets arrive: what host `host` just read at stream offset `offset`
+/// must be the peer's pattern, and no more than the `expect` octets the peer writes in all.
+pub fn check_read(
+    host: usize,
+    key: u64,
+    offset: u64,
+    data: &[u8],
+    expect: u64,
+) -> Result<(), String> {
+    if let Some(i) = first_mismatch(key, offset, data) {
+        return Err(format!(
+            "{} read a wrong octet at stream offset {}",
+            HOST_NAMES[host],
+            offset + i as u64
+        ));
+    }
+    let read = offset + data.len() as u64;
+    if read > expect {
+        return Err(format!(
+            "{} read {read} octets, more than the {expect} its peer wrote",
+            HOST_NAMES[host]
+        ));
+    }
+    Ok(())
+}
+
+/// Stream integrity at the end of the stream: the peer's FIN came after all it wrote.
+pub fn check_eof(host: usize, read: u64, expect: u64) -> Result<(), String> {
+    if read == expect {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} reached the end of the stream after {read} of {expect} octets",
+            HOST_NAMES[host]
+        ))
+    }
+}
+
+/// A reset, refusal or user timeout an application was told of. Outside a planned abort it
+/// is a failure: a user timeout is a connection that stopped making progress (liveness), a
+/// reset or refusal cut a stream short (stream integrity).
+pub fn check_ended(
+    event: Event,
+    planned_abort: bool,
+    host: usize,
+    read: u64,
+    expect: u64,
+) -> Option<(Oracle, String)> {
+    if planned_abort || !matches!(event, Event::Reset | Event::Refused | Event::TimedOut) {
+        return None;
+    }
+    let oracle = if event == Event::TimedOut {
+        Oracle::Liveness
+    } else {
+        Oracle::StreamIntegrity
+    };
+    Some((
+        oracle,
+        format!(
+            "{} got {event:?} after reading {read} of {expect} octets",
+            HOST_NAMES[host]
+        ),
+    ))
+}
+
+/// Legal transitions: a state change a stack reported must be one the profile's table takes.
+pub fn check_transition(profile: Profile, host: usize, t: &Transition) -> Result<(), String> {
+    if legal(profile, t.from, t.to) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} socket {} went {} -> {}, which {} does not allow",
+            HOST_NAMES[host],
+            t.socket,
+            t.from,
+            t.to,
+            profile.name()
+        ))
+    }
+}
+
+/// Orderly close: at the end a host holds no socket and no timer.
+pub fn check_orderly_close(host: usize, stack: &dyn TcpStack) -> Result<(), String> {
+    let live = stack.live_sockets();
+    if live > 0 {
+        return Err(format!("{} still holds {live} socket(s)", HOST_NAMES[host]));
+    }
+    if let Some(t) = stack.poll_timeout() {
+        return Err(format!(
+            "{} still has a timer, due at {t}",
+            HOST_NAMES[host]
+        ));
+    }
+    Ok(())
+}
+
+/// Liveness: what a stuck application was doing, for the failure message.
+pub fn describe_stuck(
+    why: &str,
+    host: usize,
+    stack: &dyn TcpStack,
+    socket: Option<SocketId>,
+    progress: String,
+) -> String {
+    let state = socket.map_or(State::Closed, |id| stack.state(id));
+    format!("{why}: {} in {state} at {progress}", HOST_NAMES[host])
 }
 
 /// Transitions the RFC text takes within one segment's processing that no single cell of the

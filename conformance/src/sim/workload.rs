@@ -1,8 +1,8 @@
 //! Workloads: what the applications on the two hosts do, drawn per seed.
 //!
 //! This module owns the workload kinds and their plans (who writes how much, who closes when),
-//! the applications that carry the plans out through `TcpStack` calls, and the data pattern
-//! that lets a receiver check every octet against what its peer wrote without storing it.
+//! and the data pattern that lets a receiver check every octet against what its peer wrote
+//! without storing it. The applications that carry the plans out are in `apps`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -395,11 +395,15 @@ fn exchange_then_close(kind: Kind, x: u64, y: u64) -> (Vec<Step>, Vec<Step>) {
     (side(x, y), side(y, x))
 }
 
-/// The octet at stream offset `i` of the stream keyed by `key`: a SplitMix64 of the 8-octet
-/// block, so that a receiver can check any octet without the sender's copy.
+/// The 8-octet block `b` of the stream keyed by `key`, as a little-endian word: SplitMix64 of
+/// the block number, so that a receiver can check any octet without the sender's copy.
+fn block(key: u64, b: u64) -> u64 {
+    mix64(key.wrapping_add(b.wrapping_mul(GOLDEN_GAMMA)))
+}
+
+/// The octet at stream offset `i` of the stream keyed by `key`.
 pub fn pattern_byte(key: u64, i: u64) -> u8 {
-    let z = mix64(key.wrapping_add((i / 8).wrapping_mul(GOLDEN_GAMMA)));
-    (z >> ((i % 8) * 8)) as u8
+    (block(key, i / 8) >> ((i % 8) * 8)) as u8
 }
 
 /// SplitMix64's increment.
@@ -412,9 +416,87 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Fills `buf` with the pattern from offset `start`.
+/// Splits `len` octets from stream offset `start` into a head up to the next block boundary,
+/// whole blocks, and a tail: `(head, blocks)`.
+fn split(start: u64, len: usize) -> (usize, usize) {
+    let head = ((8 - start % 8) % 8) as usize;
+    let head = head.min(len);
+    (head, (len - head) / 8)
+}
+
+/// Fills `buf` with the pattern from offset `start`, a block at a time.
 pub fn fill_pattern(key: u64, start: u64, buf: &mut [u8]) {
-    for (k, b) in buf.iter_mut().enumerate() {
+    let (head, _) = split(start, buf.len());
+    let (first, rest) = buf.split_at_mut(head);
+    for (k, b) in first.iter_mut().enumerate() {
         *b = pattern_byte(key, start + k as u64);
+    }
+    let at = start + head as u64;
+    let mut words = rest.chunks_exact_mut(8);
+    let mut b = at / 8;
+    for w in &mut words {
+        w.copy_from_slice(&block(key, b).to_le_bytes());
+        b += 1;
+    }
+    let tail = words.into_remainder();
+    let word = block(key, b).to_le_bytes();
+    tail.copy_from_slice(&word[..tail.len()]);
+}
+
+/// The index in `data` of the first octet that differs from the pattern at offset `start`, a
+/// block at a time; `None` if all agree.
+pub fn first_mismatch(key: u64, start: u64, data: &[u8]) -> Option<usize> {
+    let (head, _) = split(start, data.len());
+    if let Some(i) = (0..head).find(|&i| data[i] != pattern_byte(key, start + i as u64)) {
+        return Some(i);
+    }
+    let at = start + head as u64;
+    let mut words = data[head..].chunks_exact(8);
+    let mut b = at / 8;
+    let mut offset = head;
+    for w in &mut words {
+        let want = block(key, b).to_le_bytes();
+        if w != want {
+            return (0..8).find(|&i| w[i] != want[i]).map(|i| offset + i);
+        }
+        b += 1;
+        offset += 8;
+    }
+    let tail = words.remainder();
+    let want = block(key, b).to_le_bytes();
+    (0..tail.len())
+        .find(|&i| tail[i] != want[i])
+        .map(|i| offset + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pattern_a_block_at_a_time_is_the_pattern_an_octet_at_a_time() {
+        for start in [0u64, 1, 7, 8, 9, 1_000_003] {
+            for len in [0usize, 1, 5, 8, 13, 64, 1460] {
+                let mut buf = vec![0; len];
+                fill_pattern(42, start, &mut buf);
+                let slow: Vec<u8> = (0..len as u64)
+                    .map(|i| pattern_byte(42, start + i))
+                    .collect();
+                assert_eq!(buf, slow, "start {start}, len {len}");
+                assert_eq!(first_mismatch(42, start, &buf), None);
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_octet_is_found_wherever_it_is() {
+        let mut buf = vec![0; 100];
+        fill_pattern(7, 3, &mut buf);
+        for i in [0, 4, 5, 12, 99] {
+            let mut bad = buf.clone();
+            bad[i] ^= 0x10;
+            assert_eq!(first_mismatch(7, 3, &bad), Some(i));
+        }
+        assert_eq!(first_mismatch(8, 3, &buf), Some(0), "another stream's key");
     }
 }

@@ -23,7 +23,7 @@ pub use tcp::{Flags, TcpHeader};
 
 /// Why bytes could not be parsed as an IPv4 datagram carrying TCP, or a packet could not be
 /// emitted.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WireError {
     /// Fewer bytes than the header needs.

@@ -18,18 +18,23 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address}
 use synack_core::wire::Flags;
 use synack_core::{Event, Instant, SeqNum, SocketId, State, UserError};
 
-use crate::sim::known::{self, KnownDifference};
-use crate::sim::stack::{TcpStack, Transition};
+use super::known::{self, KnownDifference};
+use super::{TcpStack, Transition, ADDRS};
 
 /// A device whose wire is two queues.
 #[derive(Default)]
 struct QueueDevice {
     rx: VecDeque<Vec<u8>>,
     tx: VecDeque<Vec<u8>>,
+    /// Buffers handed back by the harness, reused for the next packets.
+    spare: Vec<Vec<u8>>,
 }
 
 struct Rx(Vec<u8>);
-struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+struct Tx<'a> {
+    tx: &'a mut VecDeque<Vec<u8>>,
+    spare: &'a mut Vec<Vec<u8>>,
+}
 
 impl phy::RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -39,9 +44,11 @@ impl phy::RxToken for Rx {
 
 impl phy::TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0; len];
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.resize(len, 0);
         let r = f(&mut buf);
-        self.0.push_back(buf);
+        self.tx.push_back(buf);
         r
     }
 }
@@ -51,10 +58,19 @@ impl Device for QueueDevice {
     type TxToken<'a> = Tx<'a>;
     fn receive(&mut self, _: SmolInstant) -> Option<(Rx, Tx<'_>)> {
         let p = self.rx.pop_front()?;
-        Some((Rx(p), Tx(&mut self.tx)))
+        Some((
+            Rx(p),
+            Tx {
+                tx: &mut self.tx,
+                spare: &mut self.spare,
+            },
+        ))
     }
     fn transmit(&mut self, _: SmolInstant) -> Option<Tx<'_>> {
-        Some(Tx(&mut self.tx))
+        Some(Tx {
+            tx: &mut self.tx,
+            spare: &mut self.spare,
+        })
     }
     fn capabilities(&self) -> DeviceCapabilities {
         let mut c = DeviceCapabilities::default();
@@ -102,15 +118,20 @@ struct Listener {
     ready: VecDeque<SocketId>,
 }
 
-/// smoltcp on host `host` (0 is A, 1 is B), seeded by `isn_key`: the simulator's stack
-/// factory for smoltcp, as `sim::core_stack` is for synack-core. smoltcp keeps its own
-/// settings, so `Config` is not read.
+/// smoltcp on host `host` (0 is A, 1 is B), seeded by `isn_key`: the registry's factory for
+/// smoltcp, as `core_stack` is for synack-core. smoltcp keeps its own settings, so `Config` is
+/// not read.
 pub fn smol_stack(
     host: usize,
     _config: synack_core::Config,
     isn_key: [u8; 16],
 ) -> Box<dyn TcpStack> {
-    Box::new(SmolStack::new(crate::sim::ADDRS[host], isn_key))
+    Box::new(SmolStack::new(ADDRS[host], isn_key))
+}
+
+/// smoltcp for the table generator, with smoltcp's timeout standing in for the user timeout.
+pub fn smol_table_stack(config: synack_core::Config) -> Box<dyn TcpStack> {
+    Box::new(SmolStack::new(ADDRS[0], [7; 16]).with_user_timeout(config.user_timeout))
 }
 
 /// smoltcp behind `TcpStack`.
@@ -459,17 +480,25 @@ impl TcpStack for SmolStack {
                 self.hide_listeners(seg.dst.port());
             }
         }
-        self.device.rx.push_back(bytes.to_vec());
+        let mut b = self.device.spare.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(bytes);
+        self.device.rx.push_back(b);
         self.poll();
     }
-    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+    fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         self.now = self.now.max(now);
         if self.device.tx.is_empty() {
             self.poll();
         }
-        let p = self.device.tx.pop_front()?;
+        let Some(p) = self.device.tx.pop_front() else {
+            return false;
+        };
         self.inspect(&p);
-        Some(p)
+        // Hand smoltcp's buffer over and keep the caller's for its next packet.
+        let spare = std::mem::replace(out, p);
+        self.device.spare.push(spare);
+        true
     }
     fn poll_timeout(&self) -> Option<Instant> {
         // A delay of zero means "poll again now": one nanosecond later, so time moves on.
@@ -488,8 +517,8 @@ impl TcpStack for SmolStack {
     fn poll_event(&mut self) -> Option<(SocketId, Event)> {
         self.events.pop_front()
     }
-    fn drain_transitions(&mut self) -> Vec<Transition> {
-        std::mem::take(&mut self.transitions)
+    fn drain_transitions(&mut self, out: &mut Vec<Transition>) {
+        out.append(&mut self.transitions);
     }
     fn live_sockets(&self) -> usize {
         self.conns.len() + self.listeners.len()

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::oracle::{Failure, Oracle};
+use crate::failure::{Failure, Oracle};
 
 /// A difference between a stack and the RFCs.
 #[derive(Debug, PartialEq, Eq, Serialize)]

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use synack_core::wire::{Flags, Packet};
 use synack_core::{Event, Instant, SocketId, State, UserError};
 
-use crate::sim::stack::{TcpStack, Transition};
+use super::{TcpStack, Transition};
 
 /// A known bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,12 +64,14 @@ impl TcpStack for Planted {
     fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
         self.inner.handle_packet(now, bytes);
     }
-    fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
+    fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         loop {
-            let bytes = self.inner.poll_transmit(now)?;
+            if !self.inner.poll_transmit(now, out) {
+                return false;
+            }
             match self.bug {
                 Bug::DropRetransmittedFin => {
-                    if let Ok(p) = Packet::parse(&bytes) {
+                    if let Ok(p) = Packet::parse(out) {
                         if p.tcp.flags.contains(Flags::FIN) {
                             let key = (p.tcp.src_port, p.tcp.dst_port, p.tcp.seq.get());
                             if !self.fins_sent.insert(key) {
@@ -77,7 +79,7 @@ impl TcpStack for Planted {
                             }
                         }
                     }
-                    return Some(bytes);
+                    return true;
                 }
             }
         }
@@ -91,8 +93,8 @@ impl TcpStack for Planted {
     fn poll_event(&mut self) -> Option<(SocketId, Event)> {
         self.inner.poll_event()
     }
-    fn drain_transitions(&mut self) -> Vec<Transition> {
-        self.inner.drain_transitions()
+    fn drain_transitions(&mut self, out: &mut Vec<Transition>) {
+        self.inner.drain_transitions(out);
     }
     fn live_sockets(&self) -> usize {
         self.inner.live_sockets()
@@ -135,7 +137,7 @@ impl TcpStack for Planted {
     fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State> {
         self.inner.conn_state(local, remote)
     }
-    fn known_differences(&self) -> Vec<&'static crate::sim::known::KnownDifference> {
+    fn known_differences(&self) -> Vec<&'static super::known::KnownDifference> {
         self.inner.known_differences()
     }
 }

@@ -245,7 +245,7 @@ fn swarm(rng: &mut ChaCha8Rng, fault_phase: Duration) -> Faults {
 }
 
 /// What happens to one copy of a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Copy {
     /// Delay beyond the link's fixed delay, in microseconds.
     pub extra_us: u64,
@@ -253,13 +253,102 @@ pub struct Copy {
     pub flip_bit: Option<u32>,
 }
 
-/// What the network did to one packet: lost (no copies), or delivered as one or more copies.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+impl Copy {
+    /// On time and intact.
+    pub const ON_TIME: Copy = Copy {
+        extra_us: 0,
+        flip_bit: None,
+    };
+}
+
+/// The most copies of one packet the network delivers: the original and one duplicate.
+pub const MAX_COPIES: usize = 2;
+
+/// The copies of a packet that travel: none (lost), one, or two (duplicated). Held inline, so
+/// deciding a packet's fate allocates nothing; (de)serialized as a list of at most
+/// [`MAX_COPIES`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "Vec<Copy>", try_from = "Vec<Copy>")]
+pub struct Copies {
+    n: u8,
+    items: [Copy; MAX_COPIES],
+}
+
+impl Copies {
+    /// No copy: the packet is lost.
+    pub const NONE: Copies = Copies {
+        n: 0,
+        items: [Copy::ON_TIME; MAX_COPIES],
+    };
+
+    /// One copy.
+    pub fn one(c: Copy) -> Copies {
+        Copies {
+            n: 1,
+            items: [c, Copy::ON_TIME],
+        }
+    }
+
+    /// Two copies: the original and a duplicate.
+    pub fn two(a: Copy, b: Copy) -> Copies {
+        Copies {
+            n: 2,
+            items: [a, b],
+        }
+    }
+
+    /// How many copies travel.
+    pub fn len(&self) -> usize {
+        usize::from(self.n)
+    }
+
+    /// Whether none does.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The copies, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Copy> {
+        self.items[..self.len()].iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Copies {
+    type Item = &'a Copy;
+    type IntoIter = std::slice::Iter<'a, Copy>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl From<Copies> for Vec<Copy> {
+    fn from(c: Copies) -> Vec<Copy> {
+        c.iter().copied().collect()
+    }
+}
+
+impl TryFrom<Vec<Copy>> for Copies {
+    type Error = String;
+    fn try_from(v: Vec<Copy>) -> Result<Copies, String> {
+        match v[..] {
+            [] => Ok(Copies::NONE),
+            [a] => Ok(Copies::one(a)),
+            [a, b] => Ok(Copies::two(a, b)),
+            _ => Err(format!(
+                "copies: {} given, at most {MAX_COPIES} (the original and one duplicate)",
+                v.len()
+            )),
+        }
+    }
+}
+
+/// What the network did to one packet: lost (no copies), or delivered as one or two copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Decision {
     /// Why it was lost, if it was.
     pub lost: Option<LossCause>,
-    /// The copies that travel; empty when lost.
-    pub copies: Vec<Copy>,
+    /// The copies that travel; none when lost.
+    pub copies: Copies,
 }
 
 /// Why a packet was lost.
@@ -275,19 +364,30 @@ pub enum LossCause {
 
 impl Decision {
     /// The default: one copy, on time, intact.
+    pub const DELIVER: Decision = Decision {
+        lost: None,
+        copies: Copies {
+            n: 1,
+            items: [Copy::ON_TIME; MAX_COPIES],
+        },
+    };
+
+    /// The default: one copy, on time, intact.
     pub fn deliver() -> Decision {
+        Decision::DELIVER
+    }
+
+    /// Lost, for `cause`.
+    pub fn lose(cause: LossCause) -> Decision {
         Decision {
-            lost: None,
-            copies: vec![Copy {
-                extra_us: 0,
-                flip_bit: None,
-            }],
+            lost: Some(cause),
+            copies: Copies::NONE,
         }
     }
 
     /// Whether this decision is a fault at all.
     pub fn is_fault(&self) -> bool {
-        *self != Decision::deliver()
+        *self != Decision::DELIVER
     }
 
     /// A short description for traces: `dropped`, `duplicated`, `delayed`, `corrupted`.
@@ -396,10 +496,7 @@ pub fn draw(
             link.queue.pop_front();
         }
         if link.queue.len() >= faults.queue_limit.max(1) {
-            return Decision {
-                lost: Some(LossCause::QueueFull),
-                copies: Vec::new(),
-            };
+            return Decision::lose(LossCause::QueueFull);
         }
         let tx = Duration::from_nanos((len as u64).saturating_mul(1_000_000_000) / bw);
         let start = link.busy_until.max(now);
@@ -408,27 +505,26 @@ pub fn draw(
         queue_us = link.busy_until.saturating_since(now).as_micros() as u64;
     }
     if faults.partitioned(now) {
-        return Decision {
-            lost: Some(LossCause::Partition),
-            copies: Vec::new(),
-        };
+        return Decision::lose(LossCause::Partition);
     }
     if lost {
-        return Decision {
-            lost: Some(LossCause::Loss),
-            copies: Vec::new(),
-        };
+        return Decision::lose(LossCause::Loss);
     }
-    let mut copies = vec![Copy {
+    let first = Copy {
         extra_us: first.extra_us + queue_us,
         ..first
-    }];
-    if dup {
-        copies.push(Copy {
-            extra_us: second.extra_us + queue_us,
-            ..second
-        });
-    }
+    };
+    let copies = if dup {
+        Copies::two(
+            first,
+            Copy {
+                extra_us: second.extra_us + queue_us,
+                ..second
+            },
+        )
+    } else {
+        Copies::one(first)
+    };
     Decision { lost: None, copies }
 }
 

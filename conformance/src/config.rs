@@ -1,0 +1,105 @@
+//! What a command line decides about a run, and the command that reproduces it.
+//!
+//! This module owns [`RunConfig`]: everything besides the seed that decides a run (fault
+//! profile, TCP profile, workload, transfer sizes, the stacks and a planted bug), the
+//! [`RunSpec`] of a seed under it, and the `synack replay` command that reproduces that seed.
+//! Sweep reports, the CLI and the tests all take the replay command from here, so it is
+//! written once.
+
+use crate::net::faults::Profile as Faults;
+use crate::sim::workload::{Kind, Workload};
+use crate::sim::{RunSpec, DEFAULT_MAX_BYTES};
+use crate::stacks::{Pairing, StackFactory, TcpStack};
+
+/// Everything besides the seed that decides a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    /// The fault profile.
+    pub faults: Faults,
+    /// The TCP profile of both stacks.
+    pub profile: synack_core::Profile,
+    /// The workload kind, or drawn per seed.
+    pub workload: Option<Kind>,
+    /// Largest transfer of a drawn workload, in octets.
+    pub max_bytes: u64,
+    /// Instead of a drawn workload, one bulk transfer of this many octets from A to B.
+    pub transfer: Option<u64>,
+    /// The stacks, and a bug planted in both.
+    pub stacks: Pairing,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            faults: Faults::Swarm,
+            profile: synack_core::Profile::Rfc9293,
+            workload: None,
+            max_bytes: DEFAULT_MAX_BYTES,
+            transfer: None,
+            stacks: Pairing::core(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// The run of `seed`.
+    pub fn spec(&self, seed: u64) -> RunSpec {
+        RunSpec {
+            profile: self.profile,
+            workload: self.workload,
+            max_bytes: self.max_bytes,
+            fixed: self.transfer.map(|n| Workload::fixed(Kind::Bulk, n, 0)),
+            ..RunSpec::new(seed, self.faults)
+        }
+    }
+
+    /// Builds host `host`'s stack.
+    pub fn build(
+        &self,
+        host: usize,
+        config: synack_core::Config,
+        key: [u8; 16],
+    ) -> Box<dyn TcpStack> {
+        self.stacks.build(host, config, key)
+    }
+
+    /// The stack factory of this configuration.
+    pub fn factory(
+        &self,
+    ) -> impl Fn(usize, synack_core::Config, [u8; 16]) -> Box<dyn TcpStack> + Sync + '_ {
+        move |host, config, key| self.build(host, config, key)
+    }
+
+    /// The `synack replay` command that reproduces `seed`: every setting that differs from
+    /// the default is spelled out.
+    pub fn replay_command(&self, seed: u64) -> String {
+        let mut cmd = format!(
+            "synack replay --seed {seed} --faults {} --profile {}",
+            self.faults,
+            self.profile.name()
+        );
+        if let Some(w) = self.workload {
+            cmd.push_str(&format!(" --workload {w}"));
+        }
+        if self.max_bytes != DEFAULT_MAX_BYTES {
+            cmd.push_str(&format!(" --max-bytes {}", self.max_bytes));
+        }
+        if let Some(n) = self.transfer {
+            cmd.push_str(&format!(" --transfer {n}"));
+        }
+        if (self.stacks.client.name, self.stacks.server.name) != ("core", "core") {
+            cmd.push_str(&format!(" --stacks {}", self.stacks.names()));
+        }
+        if let Some(b) = self.stacks.plant {
+            cmd.push_str(&format!(" --plant {b}"));
+        }
+        cmd
+    }
+}
+
+/// A factory as the simulator takes it.
+pub fn as_factory<'a>(
+    f: &'a (impl Fn(usize, synack_core::Config, [u8; 16]) -> Box<dyn TcpStack> + Sync),
+) -> StackFactory<'a> {
+    f
+}

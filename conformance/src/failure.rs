@@ -1,0 +1,65 @@
+//! What a failure is: the oracle that failed, when, on which connection, and what was seen.
+//!
+//! This module owns the vocabulary every layer reports failures in (the stacks' known
+//! differences name the oracles they explain; the simulator, scripts and sweeps report
+//! `Failure`s). It depends on nothing else in the harness.
+
+use std::fmt;
+
+use serde::Serialize;
+use synack_core::Instant;
+
+/// The oracles checked on every run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Oracle {
+    /// Each direction delivers exactly the octets the peer's application wrote, in order, once.
+    StreamIntegrity,
+    /// Every reported state change is legal in the profile's table.
+    LegalTransitions,
+    /// Both sides end CLOSED with no connection, timer or buffer left.
+    OrderlyClose,
+    /// Every connection finishes within the bound after the network heals.
+    Liveness,
+    /// The implementation panicked.
+    Panic,
+}
+
+impl fmt::Display for Oracle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Oracle::StreamIntegrity => "stream integrity",
+            Oracle::LegalTransitions => "legal transitions",
+            Oracle::OrderlyClose => "orderly close",
+            Oracle::Liveness => "liveness",
+            Oracle::Panic => "panic",
+        })
+    }
+}
+
+/// A failed oracle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Which oracle.
+    pub oracle: Oracle,
+    /// Virtual time, nanoseconds.
+    pub at_ns: u64,
+    /// The connection, as `A 10.0.0.1:40000 <-> B 10.0.0.2:80`, when one is concerned.
+    pub connection: Option<String>,
+    /// What was seen.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed at {}",
+            self.oracle,
+            Instant::from_nanos(self.at_ns)
+        )?;
+        if let Some(c) = &self.connection {
+            write!(f, " on {c}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

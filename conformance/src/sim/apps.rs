@@ -1,0 +1,497 @@
+//! The applications: the user of each host's TCP, carrying a workload's plan out.
+//!
+//! This module owns the two hosts' applications and the user calls they make through
+//! `TcpStack`: opening (passive, active, fully specified passive), accepting, writing the
+//! data pattern, reading and checking it (through the stream-integrity checks of `oracle`),
+//! closing and aborting, each when its script says. Each call is counted as the table cell it
+//! exercises. Applications react within one virtual instant; they never wait on a clock.
+
+use std::net::SocketAddrV4;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use synack_core::{Event, Instant, SocketId, State, UserError};
+
+use super::coverage::Coverage;
+use super::oracle::{self, Oracle, Verdict};
+use super::workload::{self, fill_pattern, ConnPlan, Kind, Script, Step, Workload};
+use crate::reference::Event as Cell;
+use crate::stacks::{TcpStack, ADDRS};
+use crate::trace::HOST_NAMES;
+
+/// A host: its stack and its listener.
+pub struct Host {
+    /// The stack under test.
+    pub stack: Box<dyn TcpStack>,
+    /// The listening socket, while connections remain to accept.
+    pub listener: Option<SocketId>,
+    /// Connections still to accept.
+    pub to_accept: usize,
+}
+
+/// One side of one connection.
+struct App {
+    conn: usize,
+    host: usize,
+    script: Script,
+    step: usize,
+    socket: Option<SocketId>,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    written: u64,
+    read: u64,
+    /// Octets the peer will write in all.
+    expect: u64,
+    eof: bool,
+    /// The connection has been established: the script may run. Like a blocking connect(),
+    /// an application waits for this (a CLOSE in SYN-SENT would delete the connection).
+    connected: bool,
+    /// The socket is a fully specified passive OPEN that the first SEND turns active.
+    opens_by_send: bool,
+    reset: bool,
+    aborted: bool,
+    key_out: u64,
+    key_in: u64,
+    chunks: ChaCha8Rng,
+    buf: Vec<u8>,
+}
+
+impl App {
+    fn script_done(&self) -> bool {
+        self.step >= self.script.steps.len()
+    }
+
+    fn finished(&self) -> bool {
+        self.script_done() || self.reset || self.aborted
+    }
+
+    fn describe(&self) -> String {
+        let (a, b) = if self.host == 0 {
+            (self.local, self.remote)
+        } else {
+            (self.remote, self.local)
+        };
+        format!("A {a} <-> B {b}")
+    }
+}
+
+/// Every application of a run.
+pub struct Apps {
+    apps: Vec<App>,
+    /// Which connections end in a planned abort.
+    aborts: Vec<bool>,
+}
+
+fn splitmix(z: u64) -> u64 {
+    workload::mix64(z.wrapping_add(workload::GOLDEN_GAMMA))
+}
+
+/// What the applications need from the run at each step.
+pub struct Ctx<'a> {
+    /// Virtual time.
+    pub now: Instant,
+    /// The hosts.
+    pub hosts: &'a mut [Host; 2],
+    /// Where cells are counted.
+    pub coverage: &'a mut Coverage,
+    /// Where failures go.
+    pub verdict: &'a mut Verdict,
+}
+
+impl Ctx<'_> {
+    fn fail(&mut self, oracle: Oracle, connection: Option<String>, message: String) {
+        self.verdict.fail(oracle, self.now, connection, message);
+    }
+}
+
+impl Apps {
+    /// The applications of `workload`, their chunk sizes drawn from `wl_rng`, their streams
+    /// keyed by `seed`.
+    pub fn new(workload: &Workload, seed: u64, wl_rng: &mut ChaCha8Rng) -> Apps {
+        let mut apps = Vec::with_capacity(workload.conns.len() * 2);
+        for (i, plan) in workload.conns.iter().enumerate() {
+            apps.push(new_app(seed, i, 0, plan, wl_rng));
+            apps.push(new_app(seed, i, 1, plan, wl_rng));
+        }
+        let aborts = workload
+            .conns
+            .iter()
+            .map(|c| c.client.steps.contains(&Step::Abort) || c.server.steps.contains(&Step::Abort))
+            .collect();
+        Apps { apps, aborts }
+    }
+
+    /// The opening calls: listeners, fully specified passive OPENs, active OPENs.
+    pub fn start(&mut self, kind: Kind, conns: &[ConnPlan], cx: &mut Ctx<'_>) {
+        let simultaneous = matches!(kind, Kind::SimultaneousOpen | Kind::EarlyClose);
+        if kind == Kind::PassiveSend {
+            // A listens; B's passive OPEN names A, and B's first SEND makes it active.
+            cx.coverage.count(State::Closed, Cell::PassiveOpen);
+            let port = self.apps[0].local.port();
+            match cx.hosts[0].stack.listen(port) {
+                Ok(l) => {
+                    cx.hosts[0].listener = Some(l);
+                    cx.hosts[0].to_accept = 1;
+                }
+                Err(e) => cx.fail(Oracle::Liveness, None, format!("A cannot listen: {e}")),
+            }
+            cx.coverage.count(State::Closed, Cell::PassiveOpen);
+            let (local, remote) = (self.apps[1].local, self.apps[1].remote);
+            match cx.hosts[1].stack.listen_to(local.port(), remote) {
+                Ok(id) => {
+                    self.apps[1].socket = Some(id);
+                    self.apps[1].opens_by_send = true;
+                }
+                Err(e) => cx.fail(Oracle::Liveness, None, format!("B cannot listen: {e}")),
+            }
+            return;
+        }
+        if !simultaneous {
+            cx.coverage.count(State::Closed, Cell::PassiveOpen);
+            match cx.hosts[1].stack.listen(workload::SERVER_PORT) {
+                Ok(l) => {
+                    cx.hosts[1].listener = Some(l);
+                    cx.hosts[1].to_accept = conns.iter().filter(|c| c.accepted).count();
+                }
+                Err(e) => cx.fail(Oracle::Liveness, None, format!("B cannot listen: {e}")),
+            }
+        }
+        for app in &mut self.apps {
+            if app.host == 0 || simultaneous {
+                cx.coverage.count(State::Closed, Cell::ActiveOpen);
+                match cx.hosts[app.host]
+                    .stack
+                    .connect(cx.now, app.remote, Some(app.local.port()))
+                {
+                    Ok(id) => app.socket = Some(id),
+                    Err(e) => {
+                        let c = app.describe();
+                        cx.fail(Oracle::Liveness, Some(c), format!("OPEN refused: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether every application is done and every connection CLOSED.
+    pub fn all_done(&self, hosts: &[Host; 2]) -> bool {
+        self.apps.iter().all(App::finished)
+            && self.apps.iter().all(|a| {
+                a.socket
+                    .is_none_or(|id| hosts[a.host].stack.state(id) == State::Closed)
+            })
+            && hosts.iter().all(|h| h.listener.is_none())
+    }
+
+    /// The states of host `h`'s connections.
+    pub fn states<'a>(
+        &'a self,
+        h: usize,
+        hosts: &'a [Host; 2],
+    ) -> impl Iterator<Item = State> + 'a {
+        self.apps
+            .iter()
+            .filter(move |a| a.host == h)
+            .filter_map(move |a| a.socket.map(|id| hosts[h].stack.state(id)))
+    }
+
+    /// The connection of host `h`'s `socket`, described for a failure.
+    pub fn connection_of(&self, h: usize, socket: SocketId) -> Option<String> {
+        self.apps
+            .iter()
+            .find(|a| a.host == h && a.socket == Some(socket))
+            .map(App::describe)
+    }
+
+    /// Liveness failed for `why`: names the first application still waiting.
+    pub fn liveness(&self, why: &str, cx: &mut Ctx<'_>) {
+        let stuck = self.apps.iter().find(|a| {
+            !a.finished()
+                || a.socket
+                    .is_some_and(|id| cx.hosts[a.host].stack.state(id) != State::Closed)
+        });
+        match stuck {
+            Some(a) => {
+                let progress = format!(
+                    "step {} of {:?}, wrote {} read {} of {}",
+                    a.step, a.script.steps, a.written, a.read, a.expect
+                );
+                let m = oracle::describe_stuck(
+                    why,
+                    a.host,
+                    &*cx.hosts[a.host].stack,
+                    a.socket,
+                    progress,
+                );
+                cx.fail(Oracle::Liveness, Some(a.describe()), m);
+            }
+            None => cx.fail(
+                Oracle::Liveness,
+                None,
+                format!("{why}: a listener is still open"),
+            ),
+        }
+    }
+
+    /// The applications' turn: events, accepts, then each script as far as it can go.
+    pub fn drive(&mut self, cx: &mut Ctx<'_>) {
+        self.take_events(cx);
+        self.accept(cx);
+        // Applications react to each other within one instant (a `Sync` step releases its
+        // peer), so run them until none moves, a few passes at most.
+        for _ in 0..4 {
+            let mut moved = false;
+            for k in 0..self.apps.len() {
+                let before = self.apps[k].step;
+                let synced = self.peer_synced(k);
+                drive_app(&mut self.apps[k], synced, cx);
+                moved |= self.apps[k].step != before;
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Resets and timeouts end an application's script.
+    fn take_events(&mut self, cx: &mut Ctx<'_>) {
+        for h in 0..2 {
+            while let Some((id, e)) = cx.hosts[h].stack.poll_event() {
+                let Some(k) = self
+                    .apps
+                    .iter()
+                    .position(|a| a.host == h && a.socket == Some(id))
+                else {
+                    continue;
+                };
+                if !matches!(e, Event::Reset | Event::Refused | Event::TimedOut) {
+                    continue;
+                }
+                self.apps[k].reset = true;
+                let app = &self.apps[k];
+                let planned = self.aborts[app.conn];
+                if let Some((o, m)) = oracle::check_ended(e, planned, h, app.read, app.expect) {
+                    cx.fail(o, Some(app.describe()), m);
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, cx: &mut Ctx<'_>) {
+        for h in 0..2 {
+            let Some(l) = cx.hosts[h].listener else {
+                continue;
+            };
+            while cx.hosts[h].to_accept > 0 {
+                match cx.hosts[h].stack.accept(l) {
+                    Ok(Some(id)) => {
+                        cx.hosts[h].to_accept -= 1;
+                        let remote = cx.hosts[h].stack.endpoints(id).map(|e| e.1);
+                        match self
+                            .apps
+                            .iter_mut()
+                            .find(|a| a.host == h && a.socket.is_none() && Some(a.remote) == remote)
+                        {
+                            Some(app) => app.socket = Some(id),
+                            None => cx.fail(
+                                Oracle::StreamIntegrity,
+                                None,
+                                format!(
+                                    "{} accepted an unplanned connection from {remote:?}",
+                                    HOST_NAMES[h]
+                                ),
+                            ),
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        cx.fail(Oracle::Liveness, None, format!("accept failed: {e}"));
+                        break;
+                    }
+                }
+            }
+            if cx.hosts[h].to_accept == 0 {
+                let _ = cx.hosts[h].stack.close(l);
+                cx.hosts[h].listener = None;
+            }
+        }
+    }
+
+    /// Whether the other side of application `k`'s connection has reached (or passed) its
+    /// `Sync` step.
+    fn peer_synced(&self, k: usize) -> bool {
+        let me = &self.apps[k];
+        self.apps.iter().any(|a| {
+            a.conn == me.conn
+                && a.host != me.host
+                && a.script.steps[..a.step.min(a.script.steps.len())]
+                    .iter()
+                    .chain(a.script.steps.get(a.step))
+                    .any(|s| *s == Step::Sync)
+        })
+    }
+}
+
+fn new_app(seed: u64, conn: usize, host: usize, plan: &ConnPlan, wl_rng: &mut ChaCha8Rng) -> App {
+    let (script, peer) = if host == 0 {
+        (plan.client.clone(), &plan.server)
+    } else {
+        (plan.server.clone(), &plan.client)
+    };
+    let client = SocketAddrV4::new(ADDRS[0], plan.client_port);
+    let server = SocketAddrV4::new(ADDRS[1], workload::SERVER_PORT);
+    let (local, remote) = if host == 0 {
+        (client, server)
+    } else {
+        (server, client)
+    };
+    let key = |dir: u64| splitmix(seed ^ splitmix(conn as u64 * 2 + dir));
+    App {
+        conn,
+        host,
+        buf: vec![0; script.write_chunk.max(script.read_chunk) as usize],
+        script,
+        step: 0,
+        socket: None,
+        local,
+        remote,
+        written: 0,
+        read: 0,
+        expect: peer.total_written(),
+        eof: false,
+        connected: false,
+        opens_by_send: false,
+        reset: false,
+        aborted: false,
+        key_out: key(host as u64),
+        key_in: key(1 - host as u64),
+        chunks: ChaCha8Rng::seed_from_u64(wl_rng.random()),
+    }
+}
+
+/// One application's turn: the steps that act before the connection is established, then
+/// reading what is ready, then the script as far as it can go.
+fn drive_app(app: &mut App, peer_synced: bool, cx: &mut Ctx<'_>) {
+    let now = cx.now;
+    let Some(id) = app.socket else {
+        return;
+    };
+    if app.reset || app.aborted {
+        return;
+    }
+    let stack = &mut cx.hosts[app.host].stack;
+    if !app.connected {
+        let state = stack.state(id);
+        match (app.script.steps.get(app.step), state) {
+            (Some(Step::CloseInSynSent), State::SynSent) if now > Instant::ZERO => {
+                cx.coverage.count(state, Cell::Close);
+                let _ = stack.close(id);
+                app.step += 1;
+                return;
+            }
+            (Some(Step::CloseInSynReceived), State::SynReceived) => {
+                cx.coverage.count(state, Cell::Close);
+                let _ = stack.close(id);
+                app.step += 1;
+                app.connected = true;
+                return;
+            }
+            (Some(&Step::WriteTo(total)), State::Listen)
+                if app.opens_by_send && total > app.written =>
+            {
+                // The first SEND: LISTEN to SYN-SENT (RFC 793 Figure 6).
+                cx.coverage.count(state, Cell::Send);
+                let left = usize::try_from(total - app.written).unwrap_or(usize::MAX);
+                let n = (app.script.write_chunk as usize)
+                    .min(left)
+                    .clamp(1, app.buf.len());
+                fill_pattern(app.key_out, app.written, &mut app.buf[..n]);
+                if let Ok(taken) = stack.send(now, id, &app.buf[..n]) {
+                    app.written += taken as u64;
+                }
+                return;
+            }
+            _ => {}
+        }
+        match state {
+            State::Listen | State::SynSent | State::SynReceived | State::Closed => return,
+            _ => app.connected = true,
+        }
+    }
+    let mut failure = None;
+    // Read whatever is ready, checking every octet against the peer's pattern.
+    loop {
+        let want = (app.script.read_chunk as usize).min(app.buf.len()).max(1);
+        cx.coverage.count(stack.state(id), Cell::Receive);
+        match stack.recv(id, &mut app.buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => {
+                let checked =
+                    oracle::check_read(app.host, app.key_in, app.read, &app.buf[..n], app.expect);
+                app.read += n as u64;
+                if let Err(m) = checked {
+                    failure = Some(m);
+                    break;
+                }
+            }
+            Err(UserError::ConnectionClosing) => {
+                app.eof = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    // Then the script.
+    while failure.is_none() {
+        let Some(&step) = app.script.steps.get(app.step) else {
+            break;
+        };
+        let advance = match step {
+            Step::WriteTo(total) => {
+                while app.written < total {
+                    let max = (total - app.written).min(u64::from(app.script.write_chunk)) as usize;
+                    let n = app.chunks.random_range(1..=max.max(1));
+                    fill_pattern(app.key_out, app.written, &mut app.buf[..n]);
+                    cx.coverage.count(stack.state(id), Cell::Send);
+                    match stack.send(now, id, &app.buf[..n]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(taken) => app.written += taken as u64,
+                    }
+                }
+                app.written >= total
+            }
+            Step::ReadTo(total) => app.read >= total,
+            Step::Sync => peer_synced,
+            Step::ReadToEof => {
+                if app.eof {
+                    if let Err(m) = oracle::check_eof(app.host, app.read, app.expect) {
+                        failure = Some(m);
+                    }
+                }
+                app.eof
+            }
+            // The early closes, reached only once connected, close as usual.
+            Step::Close | Step::CloseInSynSent | Step::CloseInSynReceived => {
+                cx.coverage.count(stack.state(id), Cell::Close);
+                if let Err(e) = stack.close(id) {
+                    failure = Some(format!("CLOSE refused: {e}"));
+                }
+                true
+            }
+            Step::Abort => {
+                cx.coverage.count(stack.state(id), Cell::Abort);
+                app.aborted = true;
+                let _ = stack.abort(id);
+                true
+            }
+        };
+        if !advance {
+            break;
+        }
+        app.step += 1;
+    }
+    if let Some(message) = failure {
+        let c = app.describe();
+        cx.fail(Oracle::StreamIntegrity, Some(c), message);
+    }
+}

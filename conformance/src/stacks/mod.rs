@@ -1,0 +1,248 @@
+//! The stacks layer: what the harness asks of a TCP, the stacks it knows, and how they differ
+//! from the RFCs.
+//!
+//! This module owns:
+//! - the [`TcpStack`] trait: everything the harness may ask of a TCP (packets in and out,
+//!   timers, the user calls, and the state changes it reports). Nothing in the harness reaches
+//!   past it, so any stack that implements it can be swept, replayed, shrunk and tabled;
+//! - the adapters: synack-core ([`core`]), smoltcp (`smoltcp`, feature `smoltcp`), and the
+//!   planted bugs that wrap either ([`planted`]);
+//! - the known differences of stacks we did not write ([`known`]);
+//! - the [`REGISTRY`]: name, description and factory of every stack, which the CLI, the table
+//!   generator, the benches and the tests all read.
+//!
+//! It depends on synack-core only; everything else in the harness depends on it.
+//!
+//! # Adding a stack
+//! Write one file here with a type that implements [`TcpStack`] and a factory
+//! `fn(host, Config, isn_key) -> Box<dyn TcpStack>`, and add one line to [`REGISTRY`]. Every
+//! command then takes it by name: `synack sweep --stacks NAME,core`, `synack table --stack
+//! NAME`, `synack bench --stacks NAME`.
+
+pub mod core;
+pub mod known;
+pub mod planted;
+#[cfg(feature = "smoltcp")]
+pub mod smoltcp;
+
+use ::core::net::{Ipv4Addr, SocketAddrV4};
+
+use known::KnownDifference;
+use planted::{Bug, Planted};
+use synack_core::{Config, Event, Instant, SocketId, State, UserError};
+
+/// The hosts' addresses: host 0 is TCP A (the client) at 10.0.0.1, host 1 is TCP B (the
+/// server) at 10.0.0.2.
+pub const ADDRS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)];
+
+/// Builds the stack of a host: `host` is 0 (A) or 1 (B), with the run's TCP configuration and
+/// the host's ISN key (16 octets drawn from the run's seed). Sweeps call it from many threads.
+pub type StackFactory<'a> = &'a (dyn Fn(usize, Config, [u8; 16]) -> Box<dyn TcpStack> + Sync);
+
+/// A stack the harness knows by name.
+pub struct StackEntry {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// Its name in tables and reports ("synack-core", "smoltcp").
+    pub title: &'static str,
+    /// One line for `--help` and reports.
+    pub description: &'static str,
+    /// Builds it on a host of the simulator.
+    pub factory: fn(usize, Config, [u8; 16]) -> Box<dyn TcpStack>,
+    /// Builds it for the table generator (host A, with `Config::user_timeout` honoured), if
+    /// that differs from `factory(0, config, key)`.
+    pub table_factory: Option<fn(Config) -> Box<dyn TcpStack>>,
+    /// Whether this is synack-core: its table differences beyond the listed deliberate ones
+    /// fail `synack table --diff`. Another stack's differences are findings about it.
+    pub ours: bool,
+}
+
+impl StackEntry {
+    /// The stack for the table generator.
+    pub fn for_table(&self, config: Config) -> Box<dyn TcpStack> {
+        match self.table_factory {
+            Some(f) => f(config),
+            None => (self.factory)(0, config, [7; 16]),
+        }
+    }
+}
+
+impl std::fmt::Debug for StackEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for StackEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// Every stack this build knows, in the order `--help` lists them.
+pub const REGISTRY: &[StackEntry] = &[
+    StackEntry {
+        name: "core",
+        title: "synack-core",
+        description: "synack-core, this project's sans-IO TCP",
+        factory: core::core_stack,
+        table_factory: None,
+        ours: true,
+    },
+    #[cfg(feature = "smoltcp")]
+    StackEntry {
+        name: "smoltcp",
+        title: "smoltcp",
+        description: "smoltcp 0.12 on a queue device with virtual time",
+        factory: smoltcp::smol_stack,
+        table_factory: Some(smoltcp::smol_table_stack),
+        ours: false,
+    },
+];
+
+/// The stack named `name`.
+pub fn by_name(name: &str) -> Result<&'static StackEntry, String> {
+    REGISTRY.iter().find(|e| e.name == name).ok_or_else(|| {
+        format!(
+            "unknown stack {name:?}; expected one of: {}",
+            names().join(", ")
+        )
+    })
+}
+
+/// synack-core.
+pub fn core() -> &'static StackEntry {
+    &REGISTRY[0]
+}
+
+/// The names of every stack, in registry order.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|e| e.name).collect()
+}
+
+/// The stacks of a run: the client's (host A) and the server's (host B), and a bug planted in
+/// both, if any.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pairing {
+    /// Host A's stack.
+    pub client: &'static StackEntry,
+    /// Host B's stack.
+    pub server: &'static StackEntry,
+    /// A bug planted in both.
+    pub plant: Option<Bug>,
+}
+
+impl Pairing {
+    /// synack-core on both hosts, nothing planted.
+    pub fn core() -> Pairing {
+        Pairing {
+            client: core(),
+            server: core(),
+            plant: None,
+        }
+    }
+
+    /// Parses `CLIENT,SERVER`.
+    pub fn parse(s: &str) -> Result<Pairing, String> {
+        let (c, v) = s
+            .split_once(',')
+            .ok_or_else(|| format!("{s:?}: expected CLIENT,SERVER"))?;
+        Ok(Pairing {
+            client: by_name(c)?,
+            server: by_name(v)?,
+            plant: None,
+        })
+    }
+
+    /// `CLIENT,SERVER`.
+    pub fn names(&self) -> String {
+        format!("{},{}", self.client.name, self.server.name)
+    }
+
+    /// Builds host `host`'s stack.
+    pub fn build(&self, host: usize, config: Config, isn_key: [u8; 16]) -> Box<dyn TcpStack> {
+        let entry = if host == 0 { self.client } else { self.server };
+        let stack = (entry.factory)(host, config, isn_key);
+        match self.plant {
+            Some(bug) => Box::new(Planted::new(stack, bug)),
+            None => stack,
+        }
+    }
+}
+
+/// A state change reported by a stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The socket.
+    pub socket: SocketId,
+    /// The state it left.
+    pub from: State,
+    /// The state it entered.
+    pub to: State,
+}
+
+/// One host's TCP, as the harness drives it.
+///
+/// The polling contract is synack-core's: after any input (a packet, a timeout, a user call),
+/// the harness drains `poll_transmit` and `poll_event`, reads `drain_transitions`, and calls
+/// `handle_timeout` once `poll_timeout` is due. Time is always a parameter; a stack must not
+/// read a clock or draw randomness it was not given (the ISN key), or runs stop replaying.
+pub trait TcpStack {
+    /// A short name for reports ("core", "smoltcp", ...).
+    fn name(&self) -> &str;
+    /// A packet arrived.
+    fn handle_packet(&mut self, now: Instant, bytes: &[u8]);
+    /// The next packet to send: clears `out`, writes one whole IPv4 packet into it and returns
+    /// true, or returns false when there is nothing to send. The harness hands the same
+    /// buffers back again, so a stack that writes into `out` allocates nothing per packet.
+    fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool;
+    /// When `handle_timeout` is next due.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Runs the timers due at `now`.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next event for the application.
+    fn poll_event(&mut self) -> Option<(SocketId, Event)>;
+    /// Appends the state changes since the last call to `out`, in the order they happened.
+    fn drain_transitions(&mut self, out: &mut Vec<Transition>);
+    /// Sockets that still exist (listeners and connections not yet CLOSED).
+    fn live_sockets(&self) -> usize;
+
+    /// Passive OPEN, from any remote socket.
+    fn listen(&mut self, port: u16) -> Result<SocketId, UserError>;
+    /// Passive OPEN that names its remote socket (fully specified), which SEND or an active
+    /// OPEN can turn active.
+    fn listen_to(&mut self, port: u16, remote: SocketAddrV4) -> Result<SocketId, UserError>;
+    /// Active OPEN.
+    fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+    ) -> Result<SocketId, UserError>;
+    /// An established connection of a listener.
+    fn accept(&mut self, listener: SocketId) -> Result<Option<SocketId>, UserError>;
+    /// SEND: octets taken.
+    fn send(&mut self, now: Instant, id: SocketId, data: &[u8]) -> Result<usize, UserError>;
+    /// RECEIVE: octets read, 0 when none is ready, "connection closing" after the peer's FIN.
+    fn recv(&mut self, id: SocketId, buf: &mut [u8]) -> Result<usize, UserError>;
+    /// CLOSE (our direction).
+    fn close(&mut self, id: SocketId) -> Result<(), UserError>;
+    /// ABORT.
+    fn abort(&mut self, id: SocketId) -> Result<(), UserError>;
+    /// STATUS (RFC 9293 §3.10.6): the socket's state, or "connection does not exist".
+    fn status(&self, id: SocketId) -> Result<State, UserError>;
+    /// The socket's state, CLOSED once it is gone.
+    fn state(&self, id: SocketId) -> State {
+        self.status(id).unwrap_or(State::Closed)
+    }
+    /// The local and remote sockets of a connection.
+    fn endpoints(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)>;
+    /// The state of the connection between `local` and `remote`: LISTEN if only a listener
+    /// on the local port would take it, `None` if nothing would.
+    fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State>;
+    /// The known differences from the RFCs this stack has shown so far in the run, in the
+    /// order first seen (see [`known`]). synack-core reports none.
+    fn known_differences(&self) -> Vec<&'static KnownDifference> {
+        Vec::new()
+    }
+}
