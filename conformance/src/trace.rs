@@ -11,12 +11,13 @@
 //! Every event feeds a BLAKE3 hash through a compact binary encoding, so two runs compare by
 //! one value without keeping either. All integers are little-endian; a state is one octet
 //! (`0` for none, else its index in `State::ALL` plus one; `0xfe` marks a segment injected
-//! from the network's past).
+//! from the network's past). The connections' states beside a segment are shown only in kept
+//! traces and are not hashed: they follow from the packets and the reported transitions.
 //!
 //! | event | encoding |
 //! |---|---|
-//! | sent | `1`, n (u64), at_ns (u64), from (u8), octets on the wire (u32), sender state (u8), loss cause (u8: 0 none, 1 loss, 2 partition, 3 queue full), copies (u8), per copy extra_us (u64) and flipped bit (u8 flag, u32), then the header octets |
-//! | arrived | `2`, n (u64), at_ns (u64), to (u8), corrupted (u8), state on A (u8), state on B (u8) |
+//! | sent | `1`, n (u64), at_ns (u64), from (u8), octets on the wire (u32), old duplicate (u8: `0xfe`, else 0), loss cause (u8: 0 none, 1 loss, 2 partition, 3 queue full), copies (u8), per copy extra_us (u64) and flipped bit (u8 flag, u32), then the header octets |
+//! | arrived | `2`, n (u64), at_ns (u64), to (u8), corrupted (u8) |
 //! | state | `3`, at_ns (u64), host (u8), socket (u64), from (u8), to (u8) |
 //!
 //! The header octets of a sent packet are its length as a u16 followed by its IPv4 and TCP
@@ -268,6 +269,11 @@ impl Trace {
         }
     }
 
+    /// Whether the events are kept (and so should carry the connections' states).
+    pub fn keeps_events(&self) -> bool {
+        self.events.is_some()
+    }
+
     /// Whether the pcap or the packet list wants every copy on the wire.
     pub fn wants_wire(&self) -> bool {
         self.pcap.is_some() || self.packets.is_some()
@@ -295,7 +301,7 @@ impl Trace {
                 segment,
                 len,
                 decision,
-                sender_state,
+                sender_state: _,
                 old_duplicate,
             } => {
                 b.push(1);
@@ -303,11 +309,7 @@ impl Trace {
                 b.extend_from_slice(&at_ns.to_le_bytes());
                 b.push(*from as u8);
                 b.extend_from_slice(&(*len as u32).to_le_bytes());
-                b.push(if *old_duplicate {
-                    0xfe
-                } else {
-                    state_code(*sender_state)
-                });
+                b.push(if *old_duplicate { 0xfe } else { 0 });
                 b.push(match decision.lost {
                     None => 0,
                     Some(LossCause::Loss) => 1,
@@ -338,15 +340,13 @@ impl Trace {
                 at_ns,
                 to,
                 corrupted,
-                states,
+                states: _,
             } => {
                 b.push(2);
                 b.extend_from_slice(&n.to_le_bytes());
                 b.extend_from_slice(&at_ns.to_le_bytes());
                 b.push(*to as u8);
                 b.push(u8::from(*corrupted));
-                b.push(state_code(states[0]));
-                b.push(state_code(states[1]));
             }
             TraceEvent::State {
                 at_ns,

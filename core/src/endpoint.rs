@@ -704,6 +704,15 @@ impl Endpoint {
         }
     }
 
+    /// The state of a socket (STATUS's first field, without the rest): `None` once it is gone.
+    #[must_use]
+    pub fn socket_state(&self, id: SocketId) -> Option<State> {
+        match self.sockets.get(&id)? {
+            Socket::Conn(tcb) => Some(tcb.state),
+            Socket::Listener(_) => Some(State::Listen),
+        }
+    }
+
     /// STATUS (§3.10.6).
     pub fn status(&self, id: SocketId) -> Result<Status, UserError> {
         // RFC 9293 §3.10.6 STATUS: CLOSED, LISTEN, or a connection's own state.

@@ -205,10 +205,12 @@ impl Network {
         if decision.is_fault() {
             self.faulty += 1;
         }
-        let sender_state = summary
-            .as_ref()
-            .ok()
-            .and_then(|s| state_at(hosts, from, from, s));
+        // States are shown in kept traces only: they follow from the packets and the reported
+        // transitions, which the hash covers, so the hash does not need them.
+        let sender_state = match (&summary, self.trace.keeps_events()) {
+            (Ok(s), true) => state_at(hosts, from, from, s),
+            _ => None,
+        };
         self.trace.record(
             TraceEvent::Sent {
                 n,
@@ -347,11 +349,11 @@ impl Network {
     /// buffer for a later packet.
     pub fn arrived(&mut self, now: Instant, arrival: Arrival, hosts: Hosts<'_>) {
         let states = match &arrival.summary {
-            Ok(s) => {
+            Ok(s) if self.trace.keeps_events() => {
                 let from = 1 - arrival.to;
                 [state_at(hosts, 0, from, s), state_at(hosts, 1, from, s)]
             }
-            Err(_) => [None, None],
+            _ => [None, None],
         };
         self.trace.record(
             TraceEvent::Arrived {

@@ -95,6 +95,9 @@ impl TcpStack for CoreStack {
     fn status(&self, id: SocketId) -> Result<State, UserError> {
         self.endpoint.status(id).map(|s| s.state)
     }
+    fn state(&self, id: SocketId) -> State {
+        self.endpoint.socket_state(id).unwrap_or(State::Closed)
+    }
     fn endpoints(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
         self.endpoint.status(id).ok().map(|s| (s.local, s.remote))
     }

@@ -121,7 +121,16 @@ impl Tcb {
     fn data_at(&self, seq: SeqNum, len: u32) -> Vec<u8> {
         let start = self.snd_buf_seq.distance_to(seq) as usize;
         let end = (start + len as usize).min(self.send_buf.len());
-        self.send_buf.range(start.min(end)..end).copied().collect()
+        let start = start.min(end);
+        let (a, b) = self.send_buf.as_slices();
+        let mut out = Vec::with_capacity(end - start);
+        if start < a.len() {
+            out.extend_from_slice(&a[start..end.min(a.len())]);
+        }
+        if end > a.len() {
+            out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
+        }
+        out
     }
 
     /// The SYN or SYN,ACK (§3.10.1, §3.10.7.2, §3.10.7.3), with the MSS option (§3.7.1, MUST-14

@@ -65,6 +65,12 @@ impl RecvBuffer {
         } else {
             (at, data)
         };
+        // The common case, in order with nothing held: straight into the in-order queue.
+        if at == self.next && self.held.is_empty() {
+            self.ready.extend(data);
+            self.next = end;
+            return data.len();
+        }
         // Insert the parts not already held, piece by piece between held entries.
         let overlapping: Vec<(u64, u64)> = self
             .held
@@ -110,9 +116,11 @@ impl RecvBuffer {
     /// Copies up to `buf.len()` in-order octets to the user.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.ready.len());
-        for (dst, src) in buf.iter_mut().zip(self.ready.drain(..n)) {
-            *dst = src;
-        }
+        let (a, b) = self.ready.as_slices();
+        let from_a = n.min(a.len());
+        buf[..from_a].copy_from_slice(&a[..from_a]);
+        buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+        self.ready.drain(..n);
         n
     }
 

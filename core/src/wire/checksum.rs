@@ -38,7 +38,23 @@ impl Checksum {
                 }
             }
         }
-        let mut words = bytes.chunks_exact(2);
+        // RFC 1071 §2: the sum may be formed over wider words with end-around carry (C,
+        // "parallel summation") and in either byte order (B, "byte order independence"): the
+        // little-endian sum of 64-bit words, folded to 16 bits, is the big-endian 16-bit sum
+        // with its octets swapped (2^16 ≡ 1 and 256 × 256 ≡ 1 modulo 2^16 - 1).
+        let mut quads = bytes.chunks_exact(8);
+        let mut wide: u64 = 0;
+        for q in &mut quads {
+            let x = u64::from_le_bytes([q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]]);
+            let (sum, carry) = wide.overflowing_add(x);
+            wide = sum + u64::from(carry);
+        }
+        let mut folded = (wide & 0xffff_ffff) + (wide >> 32);
+        while folded > 0xffff {
+            folded = (folded & 0xffff) + (folded >> 16);
+        }
+        self.sum += u64::from((folded as u16).swap_bytes());
+        let mut words = quads.remainder().chunks_exact(2);
         for w in &mut words {
             self.sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
         }
