@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 // A run allocates and frees a few hundred KiB of buffers; the system allocator hands that
 // memory back to the kernel after every run and faults it in again for the next (a tenth of
 // the time of a short run, in the profile). mimalloc keeps it for the next run.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -312,18 +313,15 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
     let jobs = a
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let run = a.run.config();
     let opts = SweepOptions {
         seeds: a.seeds.clone(),
-        faults: a.run.faults,
-        profile: a.run.profile,
-        workload: a.run.workload,
-        max_bytes: a.run.max_bytes,
+        run: run.clone(),
         jobs,
         shard: a.shard,
         check_determinism: a.check_determinism,
     };
     let started = WallClock::now();
-    let run = a.run.config();
     let report = sweep_with_progress(&opts, &run)?;
     let secs = started.elapsed().as_secs_f64();
     if let Some(path) = &a.report {
@@ -544,6 +542,15 @@ fn table(a: &TableArgs) -> Result<bool, String> {
 #[cfg(all(feature = "interop", target_os = "linux"))]
 fn interop(a: &InteropArgs) -> Result<bool, String> {
     use synack::interop;
+    if let Some(only) = &a.scenario {
+        let names = interop::scenario_names();
+        if !names.iter().any(|n| n.contains(only.as_str())) {
+            return Err(format!(
+                "--scenario {only:?} matches no scenario; the scenarios are: {}",
+                names.join("; ")
+            ));
+        }
+    }
     if !a.inside {
         interop::preflight().map_err(|interop::CannotRun(why)| why)?;
         let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -559,7 +566,35 @@ fn interop(a: &InteropArgs) -> Result<bool, String> {
             pcap_dir: a.pcap_dir.clone(),
             only: a.scenario.clone(),
         };
-        ok &= interop::run_inside(&opts)?;
+        let report = interop::run_inside(&opts)?;
+        say!(
+            "interop: the Linux kernel ({}, synack0) and synack-core ({}), faults {}, seed {}",
+            interop::KERNEL,
+            interop::CORE,
+            report.faults,
+            report.seed
+        );
+        for s in &report.scenarios {
+            match &s.outcome {
+                Ok(o) => say!(
+                    "  {:<24} passed: {} packets ({} lost, {} duplicated) in {:.2}s; {}; pcap {}",
+                    s.name,
+                    o.packets,
+                    o.lost,
+                    o.duplicated,
+                    o.secs,
+                    if o.offers.is_empty() {
+                        "kernel's SYN,ACK: MSS only".to_string()
+                    } else {
+                        format!("kernel's SYN offered {}, declined", o.offers.join(", "))
+                    },
+                    o.pcap.display()
+                ),
+                Err(e) => say!("  {:<24} FAILED: {e}", s.name),
+            }
+        }
+        say!("{} passed, {} failed", report.passed(), report.failed());
+        ok &= report.failed() == 0;
     }
     Ok(ok)
 }
@@ -612,7 +647,7 @@ fn default_suite() -> Result<bool, String> {
         opts.seeds.start,
         opts.seeds.end
     );
-    let report = sweep_with_progress(&opts, &RunConfig::default())?;
+    let report = sweep_with_progress(&opts, &opts.run)?;
     say!("{} passed, {} failed", report.passed, report.failed);
     Ok(ok && report.failed == 0)
 }

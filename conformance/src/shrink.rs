@@ -152,7 +152,7 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
-            .map(|(_, d)| d.clone())
+            .map(|(_, d)| *d)
             .collect();
         match fails(&without, &mut runs) {
             Some(f) => {
@@ -195,11 +195,7 @@ pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<P
         workload: shrunk.workload.clone(),
         max_bytes: spec.max_bytes,
         failure: shrunk.failure.to_string(),
-        schedule: shrunk
-            .schedule
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect(),
+        schedule: shrunk.schedule.iter().map(|(k, v)| (*k, *v)).collect(),
     };
     let text = serde_json::to_string_pretty(&reg).map_err(|e| e.to_string())?;
     std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;

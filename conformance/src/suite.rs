@@ -7,10 +7,11 @@
 
 use std::ops::Range;
 
+use crate::config::RunConfig;
 use crate::net::faults::Profile as Faults;
 use crate::rfc;
 use crate::sim::workload::{Kind, Workload};
-use crate::sim::{self, RunResult, RunSpec, DEFAULT_MAX_BYTES};
+use crate::sim::{self, RunResult, RunSpec};
 use crate::sweep::SweepOptions;
 use crate::trace::TraceOptions;
 
@@ -92,10 +93,7 @@ pub fn run_scenario(workload: Workload) -> Result<RunResult, String> {
 pub fn sweep_options(jobs: usize) -> SweepOptions {
     SweepOptions {
         seeds: SWEEP_SEEDS,
-        faults: Faults::Swarm,
-        profile: synack_core::Profile::Rfc9293,
-        workload: None,
-        max_bytes: DEFAULT_MAX_BYTES,
+        run: RunConfig::default(),
         jobs,
         shard: None,
         check_determinism: false,

@@ -17,7 +17,7 @@ use synack_core::{Instant, State};
 
 use crate::rfc::{figures, Event};
 
-use crate::net::faults;
+use crate::config::RunConfig;
 use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::{self, workload::Kind, RunResult, RunSpec};
 use crate::stacks::StackFactory;
@@ -28,14 +28,9 @@ use crate::trace::TraceOptions;
 pub struct SweepOptions {
     /// Seeds, `start..end`.
     pub seeds: Range<u64>,
-    /// Fault profile.
-    pub faults: faults::Profile,
-    /// TCP profile.
-    pub profile: synack_core::Profile,
-    /// A fixed workload kind, or drawn per seed.
-    pub workload: Option<Kind>,
-    /// Largest drawn transfer.
-    pub max_bytes: u64,
+    /// What decides each seed's run besides the seed; its replay command is the one a
+    /// failure prints.
+    pub run: RunConfig,
     /// Threads.
     pub jobs: usize,
     /// Run only seeds `s` with `s % n == k`.
@@ -259,12 +254,7 @@ pub fn sweep(
         seeds
             .par_iter()
             .map(|&seed| {
-                let spec = RunSpec {
-                    profile: opts.profile,
-                    workload: opts.workload,
-                    max_bytes: opts.max_bytes,
-                    ..RunSpec::new(seed, opts.faults)
-                };
+                let spec = opts.run.spec(seed);
                 let mut o = run_caught(&spec, factory);
                 if opts.check_determinism && o.failure.is_none() {
                     let again = run_caught(&spec, factory);
@@ -294,8 +284,8 @@ pub fn sweep(
     let explained: usize = expected.values().sum();
     Ok(SweepReport {
         seeds: format!("{}..{}", opts.seeds.start, opts.seeds.end),
-        faults: opts.faults.name().to_string(),
-        profile: opts.profile.name().to_string(),
+        faults: opts.run.faults.name().to_string(),
+        profile: opts.run.profile.name().to_string(),
         shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
         runs: outcomes.len(),
         passed: outcomes.len() - failed - explained,

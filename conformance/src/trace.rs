@@ -430,12 +430,11 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
                     };
                     let _ = writeln!(
                         out,
-                        "{:<4}{:<12} {} {:<44} {} {:<14} {} at {}",
+                        "{:<4}{:<12} {} {:<44} ... {:<14} {} at {}",
                         format!("{line}."),
                         a,
                         arrow,
                         segment,
-                        "...",
                         b,
                         decision.describe(),
                         Instant::from_nanos(*at_ns)

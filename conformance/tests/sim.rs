@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use synack::config::RunConfig;
 use synack::net::faults::Profile as Faults;
 use synack::shrink::{self, Regression};
 use synack::sim::workload::{Kind, Workload};
@@ -24,10 +25,11 @@ fn planted(host: usize, config: Config, key: [u8; 16]) -> Box<dyn TcpStack> {
 fn options(seeds: std::ops::Range<u64>, faults: Faults, jobs: usize) -> SweepOptions {
     SweepOptions {
         seeds,
-        faults,
-        profile: synack_core::Profile::Rfc9293,
-        workload: None,
-        max_bytes: 256 << 10,
+        run: RunConfig {
+            faults,
+            max_bytes: 256 << 10,
+            ..RunConfig::default()
+        },
         jobs,
         shard: None,
         check_determinism: false,

@@ -41,7 +41,7 @@ pub enum Decider {
     /// Drawn from the links' fault models while `now < heal`; delivered after.
     Draw {
         /// The run's network stream.
-        rng: ChaCha8Rng,
+        rng: Box<ChaCha8Rng>,
         /// When the network heals.
         heal: Instant,
     },
@@ -277,7 +277,7 @@ impl Network {
                 .unwrap_or(Decision::DELIVER),
             Decider::Draw { rng, heal } if now < *heal => {
                 let link = &mut self.links[from];
-                faults::draw(&link.model, &mut link.state, rng, now, len)
+                faults::draw(&link.model, &mut link.state, &mut *rng, now, len)
             }
             Decider::Draw { .. } => Decision::DELIVER,
         };

@@ -278,7 +278,7 @@ impl Apps {
     }
 
     fn accept(&mut self, cx: &mut Ctx<'_>) {
-        for h in 0..2 {
+        for (h, name) in HOST_NAMES.iter().enumerate() {
             let Some(l) = cx.hosts[h].listener else {
                 continue;
             };
@@ -296,10 +296,7 @@ impl Apps {
                             None => cx.fail(
                                 Oracle::StreamIntegrity,
                                 None,
-                                format!(
-                                    "{} accepted an unplanned connection from {remote:?}",
-                                    HOST_NAMES[h]
-                                ),
+                                format!("{name} accepted an unplanned connection from {remote:?}"),
                             ),
                         }
                     }

@@ -16,6 +16,11 @@ use crate::reference::Event;
 
 const EVENTS: usize = Event::ALL.len();
 
+/// How often each state change happened.
+pub type Transitions = BTreeMap<(State, State), u64>;
+/// How often each reference-table cell was exercised.
+pub type Cells = BTreeMap<(State, Event), u64>;
+
 /// A host's variables for one connection, from the segments it sent and received.
 #[derive(Clone, Copy, Default)]
 struct View {
@@ -124,7 +129,7 @@ impl Coverage {
     }
 
     /// The counts: state changes, and cells with how often each was exercised.
-    pub fn finish(self) -> (BTreeMap<(State, State), u64>, BTreeMap<(State, Event), u64>) {
+    pub fn finish(self) -> (Transitions, Cells) {
         let mut cells = BTreeMap::new();
         for (si, row) in self.cells.iter().enumerate() {
             for (ei, n) in row.iter().enumerate() {

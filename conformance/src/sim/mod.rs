@@ -227,7 +227,7 @@ pub fn run_with(
         (Some(list), _) => Decider::Numbered((0..).zip(list.iter().copied()).collect()),
         (None, Some(schedule)) => Decider::Schedule(schedule.clone()),
         (None, None) => Decider::Draw {
-            rng: rng(spec.seed, streams::NETWORK),
+            rng: Box::new(rng(spec.seed, streams::NETWORK)),
             heal,
         },
     };

@@ -448,30 +448,34 @@ pub fn fill_pattern(key: u64, start: u64, buf: &mut [u8]) {
     tail.copy_from_slice(&word[..tail.len()]);
 }
 
-/// The index in `data` of the first octet that differs from the pattern at offset `start`, a
-/// block at a time; `None` if all agree.
+/// The index in `data` of the first octet that differs from the pattern at offset `start`; `None`
+/// if all agree. Whole blocks are compared 64 octets at a time, and a run that differs is then
+/// searched octet by octet.
 pub fn first_mismatch(key: u64, start: u64, data: &[u8]) -> Option<usize> {
     let (head, _) = split(start, data.len());
     if let Some(i) = (0..head).find(|&i| data[i] != pattern_byte(key, start + i as u64)) {
         return Some(i);
     }
-    let at = start + head as u64;
-    let mut words = data[head..].chunks_exact(8);
-    let mut b = at / 8;
+    let mut b = (start + head as u64) / 8;
     let mut offset = head;
-    for w in &mut words {
-        let want = block(key, b).to_le_bytes();
-        if w != want {
-            return (0..8).find(|&i| w[i] != want[i]).map(|i| offset + i);
+    let mut runs = data[head..].chunks_exact(64);
+    for run in &mut runs {
+        let mut diff = 0u64;
+        for (j, w) in run.chunks_exact(8).enumerate() {
+            let got = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            diff |= got ^ block(key, b + j as u64);
         }
-        b += 1;
-        offset += 8;
+        if diff != 0 {
+            return slow_mismatch(key, start + offset as u64, run).map(|i| offset + i);
+        }
+        b += 8;
+        offset += 64;
     }
-    let tail = words.remainder();
-    let want = block(key, b).to_le_bytes();
-    (0..tail.len())
-        .find(|&i| tail[i] != want[i])
-        .map(|i| offset + i)
+    slow_mismatch(key, start + offset as u64, runs.remainder()).map(|i| offset + i)
+}
+
+fn slow_mismatch(key: u64, start: u64, data: &[u8]) -> Option<usize> {
+    (0..data.len()).find(|&i| data[i] != pattern_byte(key, start + i as u64))
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<TcpOption>, WireError> {
             }
             _ => {}
         }
-        let len = usize::from(*bytes.get(at + 1).ok_or(bad.clone())?);
+        let len = usize::from(*bytes.get(at + 1).ok_or(bad)?);
         if len < 2 || at + len > bytes.len() {
             return Err(bad);
         }
@@ -200,7 +200,7 @@ pub fn emit(options: &[TcpOption], out: &mut Vec<u8>) -> Result<(), WireError> {
                 out.extend_from_slice(&tsecr.to_be_bytes());
             }
             TcpOption::Unknown { kind: k, data } => {
-                let len = u8::try_from(option.wire_len()).map_err(|_| bad.clone())?;
+                let len = u8::try_from(option.wire_len()).map_err(|_| bad)?;
                 if *k == kind::EOL || *k == kind::NOP || is_known(*k) {
                     return Err(bad);
                 }
