@@ -108,7 +108,7 @@ pub fn measure(
     stacks: &str,
     factory: StackFactory<'_>,
     budget: Duration,
-) -> Result<Row, String> {
+) -> Result<Row, crate::Error> {
     reset_peak_rss();
     let started = WallClock::now();
     let (mut runs, mut segments, mut failed) = (0u64, 0u64, 0u64);

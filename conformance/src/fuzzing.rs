@@ -15,11 +15,13 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader, TcpOption, WireError};
 use synack_core::{Config, Endpoint, Instant, Observation, Profile, SeqNum, SocketId, State};
 
 use crate::net::faults::{Copies, Copy, Decision, LossCause};
-use crate::sim::workload::Kind;
+use crate::sim::workload::{Kind, Workload};
 use crate::sim::{self, RunSpec};
 use crate::trace::TraceOptions;
 
@@ -380,6 +382,11 @@ pub struct SimInput {
 /// everything for longer than the user timeout would time a correct connection out.
 const MAX_LOSSES_IN_A_ROW: usize = 5;
 
+/// Largest transfer of a `sim` run, in octets.
+const SIM_MAX_BYTES: u64 = 8 << 10;
+/// Most connections of a `sim` run.
+const SIM_MAX_CONNECTIONS: usize = 4;
+
 /// `sim`: one simulated run with an explicit fault schedule; every oracle must hold. Returns
 /// the states the connections passed through, for the corpus test.
 pub fn sim(data: &[u8]) -> Vec<State> {
@@ -435,8 +442,15 @@ pub fn run_sim(input: &SimInput) -> Vec<State> {
         } else {
             Profile::Rfc9293
         },
-        workload: Some(Kind::ALL[usize::from(input.kind) % Kind::ALL.len()]),
-        max_bytes: 16 << 10,
+        // A short run: coverage comes from the decisions, not from megabytes.
+        fixed: Some(
+            Workload::draw(
+                &mut ChaCha8Rng::seed_from_u64(input.seed),
+                Some(Kind::ALL[usize::from(input.kind) % Kind::ALL.len()]),
+                SIM_MAX_BYTES,
+            )
+            .bounded(SIM_MAX_BYTES, SIM_MAX_CONNECTIONS),
+        ),
         decisions: Some(decisions),
         ..RunSpec::new(input.seed, crate::net::faults::Profile::None)
     };

@@ -15,8 +15,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use error::Error;
+
 pub mod bench;
 pub mod config;
+pub mod error;
 pub mod failure;
 pub mod fuzzing;
 #[cfg(all(feature = "interop", target_os = "linux"))]

@@ -552,10 +552,10 @@ fn interop(a: &InteropArgs) -> Result<bool, String> {
         }
     }
     if !a.inside {
-        interop::preflight().map_err(|interop::CannotRun(why)| why)?;
+        interop::preflight()?;
         let mut args: Vec<String> = std::env::args().skip(1).collect();
         args.push("--inside".into());
-        return interop::run_in_namespace(&args);
+        return Ok(interop::run_in_namespace(&args)?);
     }
     let mut ok = true;
     for faults in &a.faults {

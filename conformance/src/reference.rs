@@ -12,6 +12,8 @@ use std::fmt;
 use serde::Serialize;
 use synack_core::{Profile, State};
 
+use crate::Error;
+
 /// One column of a table: a user call, a class of segment, or a timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Event {
@@ -198,7 +200,7 @@ const RFC9293_TABLE: &str = include_str!("../rfc/rfc9293.table");
 const RFC793_TABLE: &str = include_str!("../rfc/rfc793.table");
 
 /// Parses a table file; `base` supplies the cells it does not list.
-fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<Table, String> {
+fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<Table, Error> {
     let mut cells = base.map(|b| b.cells.clone()).unwrap_or_default();
     if base.is_some() {
         // Inherited cells hold for this RFC at the same step of its event processing.
@@ -217,20 +219,21 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
         let at = || format!("{name}:{}", i + 1);
         let fields: Vec<&str> = line.split('|').map(str::trim).collect();
         let [state, event, next, sends, user, section] = fields[..] else {
-            return Err(format!(
-                "{}: expected 6 fields separated by |, got {}",
+            return Err(Error::parse(
                 at(),
-                fields.len()
+                format!("expected 6 fields separated by |, got {}", fields.len()),
             ));
         };
-        let state =
-            parse_state(state).ok_or_else(|| format!("{}: unknown state {state:?}", at()))?;
-        let event =
-            parse_event(event).ok_or_else(|| format!("{}: unknown event {event:?}", at()))?;
+        let state = parse_state(state)
+            .ok_or_else(|| Error::parse(at(), format!("unknown state {state:?}")))?;
+        let event = parse_event(event)
+            .ok_or_else(|| Error::parse(at(), format!("unknown event {event:?}")))?;
         let next = match next {
             "=" => Some(state),
             "n/a" => None,
-            s => Some(parse_state(s).ok_or_else(|| format!("{}: unknown state {s:?}", at()))?),
+            s => Some(
+                parse_state(s).ok_or_else(|| Error::parse(at(), format!("unknown state {s:?}")))?,
+            ),
         };
         let sends = if sends == "-" {
             Vec::new()
@@ -260,7 +263,7 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
     for s in State::ALL {
         for e in Event::ALL {
             if !cells.contains_key(&(s, e)) {
-                return Err(format!("{name}: no cell for {s} / {e}"));
+                return Err(Error::parse(name, format!("no cell for {s} / {e}")));
             }
         }
     }
@@ -273,12 +276,12 @@ fn parse(text: &str, name: &str, base: Option<&Table>, prefix: &str) -> Result<T
 }
 
 /// Parses the text of a table file with no base (the `parsers` fuzz target uses this).
-pub fn parse_table(text: &str, name: &str) -> Result<Table, String> {
+pub fn parse_table(text: &str, name: &str) -> Result<Table, Error> {
     parse(text, name, None, "RFC 9293 ")
 }
 
 /// The reference table of a profile.
-pub fn reference(profile: Profile) -> Result<Table, String> {
+pub fn reference(profile: Profile) -> Result<Table, Error> {
     let rfc9293 = parse(
         RFC9293_TABLE,
         "conformance/rfc/rfc9293.table",

@@ -17,6 +17,7 @@ use crate::net::{Decider, Network};
 use crate::stacks::core::CoreStack;
 use crate::stacks::{TcpStack, ADDRS};
 use crate::trace::{render_rfc, Trace, TraceOptions};
+use crate::Error;
 
 /// Something a scenario does at a given time.
 #[derive(Clone, Debug)]
@@ -88,7 +89,7 @@ fn stack(host: usize, isns: &[u32], profile: Profile) -> Box<dyn TcpStack> {
 }
 
 /// Plays a scenario and returns its trace in RFC figure notation.
-pub fn play(s: &Scenario) -> Result<String, String> {
+pub fn play(s: &Scenario) -> Result<String, Error> {
     // After a crash a host takes the ISNs after those it used before.
     let mut isn_used = [0usize; 2];
     let mut hosts: [Box<dyn TcpStack>; 2] = [
@@ -182,27 +183,29 @@ pub fn play(s: &Scenario) -> Result<String, String> {
             };
             match action {
                 Action::Listen(h, port) => {
-                    let id = hosts[h].listen(port).map_err(|e| e.to_string())?;
+                    let id = hosts[h]
+                        .listen(port)
+                        .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
                     listeners[h] = Some(id);
                     current[h] = Some(id);
                 }
                 Action::Connect(h, port, remote_port) => {
                     let remote = SocketAddrV4::new(ADDRS[1 - h], remote_port);
-                    current[h] = Some(
-                        hosts[h]
-                            .connect(now, remote, Some(port))
-                            .map_err(|e| e.to_string())?,
-                    );
+                    current[h] = Some(hosts[h].connect(now, remote, Some(port)).map_err(|e| {
+                        Error::cannot_run(format!("the script's call failed: {e}"))
+                    })?);
                 }
                 Action::Send(h, n) => {
-                    let id = current[h].ok_or("SEND with no connection")?;
+                    let id = current[h].ok_or(Error::cannot_run("SEND with no connection"))?;
                     hosts[h]
                         .send(now, id, &vec![0x61; n])
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
                 }
                 Action::Close(h) => {
-                    let id = current[h].ok_or("CLOSE with no connection")?;
-                    hosts[h].close(id).map_err(|e| e.to_string())?;
+                    let id = current[h].ok_or(Error::cannot_run("CLOSE with no connection"))?;
+                    hosts[h]
+                        .close(id)
+                        .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
                 }
                 Action::Crash(h) => {
                     isn_used[h] += 1;
@@ -231,7 +234,7 @@ pub fn play(s: &Scenario) -> Result<String, String> {
                         payload: &[],
                     }
                     .to_bytes()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
                     let a = net.inject(now, to, bytes);
                     hosts[to].handle_packet(now, &a.bytes);
                     net.arrived(now, a, view(&hosts));

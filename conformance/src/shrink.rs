@@ -16,6 +16,7 @@ use crate::sim::{self, RunSpec};
 use crate::stacks::StackFactory;
 use crate::sweep::run_caught;
 use crate::trace::TraceOptions;
+use crate::Error;
 
 /// A regression: a run that once failed, reduced to its essential faults.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,9 +40,13 @@ pub struct Regression {
 
 impl Regression {
     /// The run this regression replays.
-    pub fn spec(&self) -> Result<RunSpec, String> {
-        let faults: faults::Profile = self.faults.parse()?;
-        let profile = parse_profile(&self.profile)?;
+    pub fn spec(&self) -> Result<RunSpec, Error> {
+        let faults: faults::Profile = self
+            .faults
+            .parse()
+            .map_err(|e| Error::parse("regression field faults", e))?;
+        let profile = parse_profile(&self.profile)
+            .map_err(|e| Error::parse("regression field profile", e))?;
         Ok(RunSpec {
             profile,
             fixed: Some(self.workload.clone()),
@@ -52,9 +57,10 @@ impl Regression {
     }
 
     /// Reads a regression file.
-    pub fn load(path: &Path) -> Result<Regression, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Regression, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::parse(format!("{}:{}:{}", path.display(), e.line(), e.column()), e))
     }
 }
 
@@ -85,17 +91,17 @@ pub struct Shrunk {
 }
 
 /// Shrinks a failing seed. Errors if the seed does not fail.
-pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, String> {
+pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Error> {
     let keep = TraceOptions {
         keep_schedule: true,
         ..TraceOptions::default()
     };
     let first = sim::run_with(spec, &keep, factory)?;
     let Some(failure) = first.failure else {
-        return Err(format!(
+        return Err(Error::cannot_run(format!(
             "seed {} does not fail; nothing to shrink",
             spec.seed
-        ));
+        )));
     };
     let oracle = failure.oracle;
     let mut runs = 1;
@@ -112,10 +118,10 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
     let original = all.len();
     // The recorded schedule itself must reproduce the failure.
     let mut last = fails(&all, &mut runs).ok_or_else(|| {
-        format!(
+        Error::cannot_run(format!(
             "seed {}: the recorded faults do not reproduce the {oracle} failure",
             spec.seed
-        )
+        ))
     })?;
     let mut current = all;
     // ddmin.
@@ -172,8 +178,8 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Strin
 }
 
 /// Writes a regression file for a shrunk run under `dir`; returns its path.
-pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
     let oracle = match shrunk.failure.oracle {
         Oracle::StreamIntegrity => "stream-integrity",
         Oracle::LegalTransitions => "legal-transitions",
@@ -197,7 +203,7 @@ pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<P
         failure: shrunk.failure.to_string(),
         schedule: shrunk.schedule.iter().map(|(k, v)| (*k, *v)).collect(),
     };
-    let text = serde_json::to_string_pretty(&reg).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = serde_json::to_string_pretty(&reg).map_err(|e| Error::file(&path, e))?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::file(&path, e))?;
     Ok(path)
 }

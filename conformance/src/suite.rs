@@ -14,6 +14,7 @@ use crate::sim::workload::{Kind, Workload};
 use crate::sim::{self, RunResult, RunSpec};
 use crate::sweep::SweepOptions;
 use crate::trace::TraceOptions;
+use crate::Error;
 
 /// The seeds of the suite's swarm sweep.
 pub const SWEEP_SEEDS: Range<u64> = 0..1000;
@@ -32,7 +33,7 @@ pub struct TableCheck {
 }
 
 /// synack-core's tables against both references.
-pub fn tables() -> Result<Vec<TableCheck>, String> {
+pub fn tables() -> Result<Vec<TableCheck>, Error> {
     [synack_core::Profile::Rfc9293, synack_core::Profile::Rfc793]
         .into_iter()
         .map(|profile| {
@@ -55,7 +56,7 @@ pub fn tables() -> Result<Vec<TableCheck>, String> {
 }
 
 /// The scripted figures and flows: each name with the error of any that could not be played.
-pub fn figures() -> Vec<(&'static str, Result<(), String>)> {
+pub fn figures() -> Vec<(&'static str, Result<(), Error>)> {
     crate::scenario::all()
         .into_iter()
         .map(|(name, s)| (name, crate::scenario::play(&s).map(|_| ())))
@@ -81,7 +82,7 @@ pub fn scenarios() -> Vec<(&'static str, Workload)> {
 }
 
 /// Runs one fixed scenario on synack-core.
-pub fn run_scenario(workload: Workload) -> Result<RunResult, String> {
+pub fn run_scenario(workload: Workload) -> Result<RunResult, Error> {
     let spec = RunSpec {
         fixed: Some(workload),
         ..RunSpec::new(0, Faults::None)

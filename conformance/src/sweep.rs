@@ -22,6 +22,7 @@ use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::{self, workload::Kind, RunResult, RunSpec};
 use crate::stacks::StackFactory;
 use crate::trace::TraceOptions;
+use crate::Error;
 
 /// What to sweep.
 #[derive(Clone, Debug)]
@@ -243,12 +244,12 @@ pub fn sweep(
     opts: &SweepOptions,
     factory: StackFactory<'_>,
     progress: &(dyn Fn(usize, &SeedOutcome) + Sync),
-) -> Result<SweepReport, String> {
+) -> Result<SweepReport, Error> {
     let seeds = seeds(opts);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()
-        .map_err(|e| format!("cannot start {} threads: {e}", opts.jobs))?;
+        .map_err(|e| Error::cannot_run(format!("cannot start {} threads: {e}", opts.jobs)))?;
     let done = AtomicUsize::new(0);
     let outcomes: Vec<SeedOutcome> = pool.install(|| {
         seeds

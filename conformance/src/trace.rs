@@ -39,6 +39,7 @@ use synack_core::{Instant, State};
 
 use crate::net::faults::{Decision, LossCause};
 use crate::net::summary::Summary;
+use crate::Error;
 
 /// Host names in traces: host 0 is TCP A (the client), host 1 is TCP B (the server).
 pub const HOST_NAMES: [&str; 2] = ["A", "B"];
@@ -228,12 +229,12 @@ fn state_code(s: Option<State>) -> u8 {
 
 impl Trace {
     /// A new trace; fails only if the pcap file cannot be created.
-    pub fn new(options: &TraceOptions) -> Result<Trace, String> {
+    pub fn new(options: &TraceOptions) -> Result<Trace, Error> {
         let pcap = match &options.pcap {
             None => None,
             Some(path) => {
                 let file = File::create(path)
-                    .map_err(|e| format!("{}: cannot create pcap: {e}", path.display()))?;
+                    .map_err(|e| Error::file(path, format!("cannot create pcap: {e}")))?;
                 let header = PcapHeader {
                     datalink: DataLink::RAW,
                     snaplen: 65_535,
@@ -242,7 +243,7 @@ impl Trace {
                 };
                 Some(
                     PcapWriter::with_header(BufWriter::new(file), header)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                        .map_err(|e| Error::file(path, e))?,
                 )
             }
         };
@@ -516,13 +517,12 @@ pub fn render_rfc(events: &[TraceEvent]) -> String {
 }
 
 /// Writes the events as JSON lines.
-pub fn write_json_lines(events: &[TraceEvent], path: &Path) -> Result<(), String> {
-    let file = File::create(path).map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+pub fn write_json_lines(events: &[TraceEvent], path: &Path) -> Result<(), Error> {
+    let file = File::create(path).map_err(|e| Error::file(path, format!("cannot create: {e}")))?;
     let mut w = BufWriter::new(file);
     for e in events {
-        serde_json::to_writer(&mut w, e).map_err(|e| format!("{}: {e}", path.display()))?;
-        w.write_all(b"\n")
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::to_writer(&mut w, e).map_err(|e| Error::file(path, e))?;
+        w.write_all(b"\n").map_err(|e| Error::file(path, e))?;
     }
-    w.flush().map_err(|e| format!("{}: {e}", path.display()))
+    w.flush().map_err(|e| Error::file(path, e))
 }

@@ -30,6 +30,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::net::faults;
+use crate::Error;
 pub use boundary::Outcome;
 
 /// The kernel's address, on the TUN device.
@@ -55,14 +56,10 @@ pub struct Options {
     pub only: Option<String>,
 }
 
-/// Why the command could not run at all (exit status 2).
-#[derive(Debug)]
-pub struct CannotRun(pub String);
-
 /// Checks root and /dev/net/tun.
-pub fn preflight() -> Result<(), CannotRun> {
+pub fn preflight() -> Result<(), Error> {
     let status = std::fs::read_to_string("/proc/self/status")
-        .map_err(|e| CannotRun(format!("cannot read /proc/self/status: {e}")))?;
+        .map_err(|e| Error::CannotRun(format!("cannot read /proc/self/status: {e}")))?;
     // "Uid: real effective saved fs"
     let euid = status
         .lines()
@@ -70,7 +67,7 @@ pub fn preflight() -> Result<(), CannotRun> {
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|u| u.parse::<u32>().ok());
     if euid != Some(0) {
-        return Err(CannotRun(
+        return Err(Error::CannotRun(
             "synack interop linux needs root (it creates a network namespace and a TUN device)"
                 .into(),
         ));
@@ -79,10 +76,10 @@ pub fn preflight() -> Result<(), CannotRun> {
         .read(true)
         .write(true)
         .open("/dev/net/tun")
-        .map_err(|e| CannotRun(format!("synack interop linux needs /dev/net/tun: {e}")))?;
+        .map_err(|e| Error::CannotRun(format!("synack interop linux needs /dev/net/tun: {e}")))?;
     let ip = Command::new("ip").arg("-V").output();
     if !ip.is_ok_and(|o| o.status.success()) {
-        return Err(CannotRun(
+        return Err(Error::CannotRun(
             "synack interop linux needs the ip command (iproute2)".into(),
         ));
     }
@@ -93,7 +90,7 @@ pub fn preflight() -> Result<(), CannotRun> {
 struct Namespace(String);
 
 impl Namespace {
-    fn create(name: &str) -> Result<Namespace, String> {
+    fn create(name: &str) -> Result<Namespace, Error> {
         run_ip(&["netns", "add", name])?;
         Ok(Namespace(name.to_string()))
     }
@@ -107,38 +104,41 @@ impl Drop for Namespace {
     }
 }
 
-fn run_ip(args: &[&str]) -> Result<(), String> {
+fn run_ip(args: &[&str]) -> Result<(), Error> {
     let out = Command::new("ip")
         .args(args)
         .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+        .map_err(|e| Error::cannot_run(format!("ip {}: {e}", args.join(" "))))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Error::cannot_run(format!(
             "ip {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        )))
     }
 }
 
 /// The outer run: creates the namespace, runs `inner_args` of this executable inside it, and
 /// deletes the namespace. Returns whether the inner run passed.
-pub fn run_in_namespace(inner_args: &[String]) -> Result<bool, String> {
+pub fn run_in_namespace(inner_args: &[String]) -> Result<bool, Error> {
     let name = format!("synack-{}", std::process::id());
     let ns = Namespace::create(&name)?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::cannot_run(format!("cannot find this executable: {e}")))?;
     let status = Command::new("ip")
         .args(["netns", "exec", &ns.0])
         .arg(exe)
         .args(inner_args)
         .status()
-        .map_err(|e| format!("ip netns exec {}: {e}", ns.0))?;
+        .map_err(|e| Error::cannot_run(format!("ip netns exec {}: {e}", ns.0)))?;
     drop(ns);
     println!("network namespace {name} removed");
     if status.code() == Some(2) {
-        return Err("the run inside the namespace could not start (see above)".into());
+        return Err(Error::cannot_run(
+            "the run inside the namespace could not start (see above)",
+        ));
     }
     Ok(status.success())
 }
@@ -185,7 +185,7 @@ pub fn scenario_names() -> Vec<String> {
 
 /// The inner run, inside the namespace: sets up the device and plays every scenario (or those
 /// whose name contains `opts.only`; none matching is bad usage).
-pub fn run_inside(opts: &Options) -> Result<Report, String> {
+pub fn run_inside(opts: &Options) -> Result<Report, Error> {
     let all = scenarios::scenarios(opts.bulk);
     let chosen: Vec<(usize, &scenarios::Scenario)> = all
         .iter()
@@ -197,10 +197,13 @@ pub fn run_inside(opts: &Options) -> Result<Report, String> {
         })
         .collect();
     if chosen.is_empty() {
-        return Err(format!(
-            "--scenario {:?} matches no scenario; the scenarios are: {}",
-            opts.only.as_deref().unwrap_or(""),
-            scenario_names().join("; ")
+        return Err(Error::parse(
+            "--scenario",
+            format!(
+                "{:?} matches no scenario; the scenarios are: {}",
+                opts.only.as_deref().unwrap_or(""),
+                scenario_names().join("; ")
+            ),
         ));
     }
     let mut config = tun::Configuration::default();
@@ -211,9 +214,9 @@ pub fn run_inside(opts: &Options) -> Result<Report, String> {
         .netmask((255, 255, 255, 0))
         .mtu(1500)
         .up();
-    let tun = tun::create(&config).map_err(|e| format!("cannot create {TUN_NAME}: {e}"))?;
-    std::fs::create_dir_all(&opts.pcap_dir)
-        .map_err(|e| format!("{}: {e}", opts.pcap_dir.display()))?;
+    let tun = tun::create(&config)
+        .map_err(|e| Error::cannot_run(format!("cannot create {TUN_NAME}: {e}")))?;
+    std::fs::create_dir_all(&opts.pcap_dir).map_err(|e| Error::file(&opts.pcap_dir, e))?;
     let scenarios = chosen
         .into_iter()
         .map(|(i, s)| ScenarioResult {

@@ -30,6 +30,7 @@ use crate::net::{Decider, Network};
 use crate::reference::Event;
 use crate::stacks::{known, StackFactory, Transition};
 use crate::trace::{Trace, TraceEvent, TraceOptions};
+use crate::Error;
 use apps::{Apps, Ctx, Host};
 use coverage::Coverage;
 use oracle::{Failure, Oracle, Verdict};
@@ -184,7 +185,7 @@ macro_rules! cx {
 }
 
 /// Runs one seed with synack-core on both hosts.
-pub fn run(spec: &RunSpec, trace: &TraceOptions) -> Result<RunResult, String> {
+pub fn run(spec: &RunSpec, trace: &TraceOptions) -> Result<RunResult, Error> {
     run_with(spec, trace, &crate::stacks::core::core_stack)
 }
 
@@ -193,7 +194,7 @@ pub fn run_with(
     spec: &RunSpec,
     trace: &TraceOptions,
     factory: StackFactory<'_>,
-) -> Result<RunResult, String> {
+) -> Result<RunResult, Error> {
     let mut fault_rng = rng(spec.seed, streams::FAULTS);
     let fault_phase = Duration::from_millis(fault_rng.random_range(1_000..60_000));
     let models = spec.faults.models(&mut fault_rng, fault_phase);
@@ -260,7 +261,7 @@ pub fn run_with(
         .map(|d| d.id);
     let record = sim.net.finish();
     if let Some(e) = record.trace.pcap_error {
-        return Err(format!("pcap: {e}"));
+        return Err(Error::Pcap(e));
     }
     let (transitions, cells) = sim.coverage.finish();
     Ok(RunResult {

@@ -369,6 +369,32 @@ impl Workload {
         }
     }
 
+    /// The same plan cut down to a short run: at most `max_conns` connections, and every
+    /// transfer at most `cap` octets, except that the side a planned abort cuts short still
+    /// writes more than its peer reads before aborting (so a segment of it draws the RST).
+    pub fn bounded(mut self, cap: u64, max_conns: usize) -> Workload {
+        self.conns.truncate(max_conns.max(1));
+        for c in &mut self.conns {
+            let aborts = c.aborts;
+            for (script, limit) in [(&mut c.client, cap), (&mut c.server, cap)] {
+                let writes_past_abort = aborts && !script.steps.contains(&Step::Abort);
+                let limit = if writes_past_abort {
+                    2 * limit + 1
+                } else {
+                    limit
+                };
+                for step in &mut script.steps {
+                    match step {
+                        Step::WriteTo(n) => *n = (*n).min(limit),
+                        Step::ReadTo(n) => *n = (*n).min(cap),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// Octets all connections write, both ways.
     pub fn total_bytes(&self) -> u64 {
         self.conns
