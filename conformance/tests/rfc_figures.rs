@@ -1,4 +1,4 @@
-//! RFC 793 figures 7 to 14 and the seed article's flows (three-way handshake, four-way close,
+//! RFC 793 figures 7 to 14 and the teaching flows (three-way handshake, four-way close,
 //! half-close with the passive side still sending), played through the simulator with no faults
 //! and fixed ISNs, kept as insta snapshots in RFC figure notation.
 

@@ -1,5 +1,5 @@
 //! Many connections on one endpoint (4-tuple demultiplexing, the listener backlog, ephemeral
-//! ports) and the half-close of the seed article.
+//! ports) and the half-close (one side closes, the other keeps sending, then closes).
 
 mod net;
 

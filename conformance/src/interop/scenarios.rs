@@ -16,7 +16,7 @@ pub(super) enum Ending {
     /// Both sides send their data and read the other's; `core_first` closes first, then the
     /// other reads the FIN and closes.
     Close { core_first: bool },
-    /// The seed article's half-close: one side sends a request and closes at once, then reads
+    /// The half-close: one side sends a request and closes at once, then reads
     /// the response to the end; the other reads the request to the FIN, then sends a response
     /// after it and closes.
     HalfClose { core_closes: bool },

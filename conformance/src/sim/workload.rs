@@ -19,7 +19,7 @@ pub enum Kind {
     Bulk,
     /// Rounds of request and response.
     RequestResponse,
-    /// The seed article's half-close: the client closes, the server keeps sending, then closes.
+    /// The half-close: the client closes, the server keeps sending, then closes.
     HalfClose,
     /// Both hosts open actively, to each other, at the same moment.
     SimultaneousOpen,
