@@ -378,8 +378,9 @@ pub struct SimInput {
     pub decisions: Vec<FuzzDecision>,
 }
 
-/// Losses in a row after which the next packet is delivered regardless: a network that loses
-/// everything for longer than the user timeout would time a correct connection out.
+/// Losses in a row (a lost packet, or a lone corrupted copy) after which the next packet is
+/// delivered intact regardless: a network that loses everything for longer than the user
+/// timeout would time a correct connection out.
 const MAX_LOSSES_IN_A_ROW: usize = 5;
 
 /// Largest transfer of a `sim` run, in octets.
@@ -405,22 +406,34 @@ pub fn encode_sim(seed: u64, kind: u8, rfc793: bool) -> Vec<u8> {
     out
 }
 
-/// The body of the `sim` target on a decoded input.
-pub fn run_sim(input: &SimInput) -> Vec<State> {
+/// The run a `sim` input describes.
+pub fn sim_spec(input: &SimInput) -> RunSpec {
     let mut losses = 0;
     let decisions: Vec<Decision> = input
         .decisions
         .iter()
         .take(400)
         .map(|d| {
-            if d.lose && losses < MAX_LOSSES_IN_A_ROW {
-                losses += 1;
+            let flip = d.flip.map(u32::from).filter(|b| *b < 40 * 8);
+            // A lone corrupted copy is lost too: the receiver's checksum drops it.
+            let intact = !d.lose && (flip.is_none() || d.duplicate.is_some());
+            if !intact && losses >= MAX_LOSSES_IN_A_ROW {
+                losses = 0;
+                return Decision {
+                    lost: None,
+                    copies: Copies::one(Copy {
+                        extra_us: u64::from(d.delay_ms) * 1000,
+                        flip_bit: None,
+                    }),
+                };
+            }
+            losses = if intact { 0 } else { losses + 1 };
+            if d.lose {
                 return Decision::lose(LossCause::Loss);
             }
-            losses = 0;
             let copy = |extra_ms: u8| Copy {
                 extra_us: u64::from(extra_ms) * 1000,
-                flip_bit: d.flip.map(u32::from).filter(|b| *b < 40 * 8),
+                flip_bit: flip,
             };
             let first = copy(d.delay_ms);
             let copies = match d.duplicate {
@@ -436,7 +449,7 @@ pub fn run_sim(input: &SimInput) -> Vec<State> {
             Decision { lost: None, copies }
         })
         .collect();
-    let spec = RunSpec {
+    RunSpec {
         profile: if input.rfc793 {
             Profile::Rfc793
         } else {
@@ -453,7 +466,12 @@ pub fn run_sim(input: &SimInput) -> Vec<State> {
         ),
         decisions: Some(decisions),
         ..RunSpec::new(input.seed, crate::net::faults::Profile::None)
-    };
+    }
+}
+
+/// The body of the `sim` target on a decoded input.
+pub fn run_sim(input: &SimInput) -> Vec<State> {
+    let spec = sim_spec(input);
     match sim::run(&spec, &TraceOptions::default()) {
         Ok(r) => {
             if let Some(f) = r.failure {

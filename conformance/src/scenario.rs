@@ -122,7 +122,10 @@ pub fn play(s: &Scenario) -> Result<String, Error> {
         .collect();
     let mut net = Network::new(
         [Faults::none(), Faults::none()],
-        Decider::Numbered(held),
+        Decider::Numbered {
+            decisions: held,
+            until: Instant::from_nanos(u64::MAX),
+        },
         false,
         trace,
     );

@@ -213,7 +213,13 @@ pub(super) fn play(
             delay: Duration::ZERO,
             ..Faults::none()
         };
-        ([now.clone(), now], Decider::Numbered(Default::default()))
+        (
+            [now.clone(), now],
+            Decider::Numbered {
+                decisions: Default::default(),
+                until: Instant::ZERO,
+            },
+        )
     } else {
         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
         rng.set_stream(index as u64);

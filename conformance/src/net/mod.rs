@@ -47,9 +47,15 @@ pub enum Decider {
     },
     /// Replayed by packet identity; packets not listed are delivered intact and on time.
     Schedule(Schedule),
-    /// Given by packet number (the order packets entered the network); packets not listed
-    /// are delivered intact and on time.
-    Numbered(BTreeMap<u64, Decision>),
+    /// Given by packet number (the order packets entered the network) for packets sent before
+    /// `until`; packets not listed, and all packets from `until` on, are delivered intact and
+    /// on time.
+    Numbered {
+        /// The decisions.
+        decisions: BTreeMap<u64, Decision>,
+        /// When the network heals.
+        until: Instant,
+    },
 }
 
 /// One direction of the link: its fault model and its queue.
@@ -271,7 +277,10 @@ impl Network {
         let tracked = self.keep_schedule || matches!(self.decider, Decider::Schedule(_));
         let key = tracked.then(|| self.key(from, summary, len));
         let decision = match &mut self.decider {
-            Decider::Numbered(list) => list.get(&n).copied().unwrap_or(Decision::DELIVER),
+            Decider::Numbered { decisions, until } if now < *until => {
+                decisions.get(&n).copied().unwrap_or(Decision::DELIVER)
+            }
+            Decider::Numbered { .. } => Decision::DELIVER,
             Decider::Schedule(schedule) => key
                 .and_then(|k| schedule.get(&k).copied())
                 .unwrap_or(Decision::DELIVER),

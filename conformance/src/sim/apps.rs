@@ -270,7 +270,9 @@ impl Apps {
                 self.apps[k].reset = true;
                 let app = &self.apps[k];
                 let planned = self.aborts[app.conn];
-                if let Some((o, m)) = oracle::check_ended(e, planned, h, app.read, app.expect) {
+                if let Some((o, m)) =
+                    oracle::check_ended(e, planned, app.script_done(), h, app.read, app.expect)
+                {
                     cx.fail(o, Some(app.describe()), m);
                 }
             }

@@ -41,6 +41,10 @@ use workload::{Kind, Workload};
 /// and 2×MSL (240 s) of TIME-WAIT, with room to spare.
 pub const LIVENESS_BOUND: Duration = Duration::from_secs(600);
 
+/// How long explicit decisions (`RunSpec::decisions`) apply: the network then heals, as a
+/// drawn one does after its fault phase, well before a correct connection's user timeout.
+pub const DECISIONS_PHASE: Duration = Duration::from_secs(30);
+
 /// The largest transfer a drawn workload makes by default, in octets (4 MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 4 << 20;
 
@@ -74,7 +78,8 @@ pub struct RunSpec {
     #[serde(skip)]
     pub fixed: Option<Workload>,
     /// Explicit decisions by packet number (the order packets entered the network), for the
-    /// `sim` fuzz target: packets past the list are delivered intact and on time.
+    /// `sim` fuzz target: packets past the list, and every packet sent after
+    /// [`DECISIONS_PHASE`], are delivered intact and on time.
     #[serde(skip)]
     pub decisions: Option<Vec<Decision>>,
 }
@@ -219,13 +224,18 @@ pub fn run_with(
         }
     };
     let hosts = [host(0), host(1)];
-    let heal = if spec.faults == faults::Profile::None {
+    let heal = if spec.decisions.is_some() {
+        Instant::ZERO + DECISIONS_PHASE
+    } else if spec.faults == faults::Profile::None {
         Instant::ZERO
     } else {
         Instant::ZERO + fault_phase
     };
     let decider = match (&spec.decisions, &spec.schedule) {
-        (Some(list), _) => Decider::Numbered((0..).zip(list.iter().copied()).collect()),
+        (Some(list), _) => Decider::Numbered {
+            decisions: (0..).zip(list.iter().copied()).collect(),
+            until: heal,
+        },
         (None, Some(schedule)) => Decider::Schedule(schedule.clone()),
         (None, None) => Decider::Draw {
             rng: Box::new(rng(spec.seed, streams::NETWORK)),

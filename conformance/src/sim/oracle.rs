@@ -87,17 +87,25 @@ pub fn check_eof(host: usize, read: u64, expect: u64) -> Result<(), String> {
     }
 }
 
-/// A reset, refusal or user timeout an application was told of. Outside a planned abort it
-/// is a failure: a user timeout is a connection that stopped making progress (liveness), a
-/// reset or refusal cut a stream short (stream integrity).
+/// A reset, refusal or user timeout an application was told of. Outside a planned abort, and
+/// before the application has read its peer's whole stream to the FIN and closed, it is a
+/// failure: a user timeout is a connection that stopped making progress (liveness), a reset
+/// or refusal cut a stream short (stream integrity). After that, nothing can be cut short: an
+/// old duplicate SYN that resets a connection in TIME-WAIT under RFC 793 (§3.9, "If the SYN
+/// is in the window it is an error, send a reset") is the RFC at work, and the transition
+/// oracle still judges the state change.
 pub fn check_ended(
     event: Event,
     planned_abort: bool,
+    finished: bool,
     host: usize,
     read: u64,
     expect: u64,
 ) -> Option<(Oracle, String)> {
-    if planned_abort || !matches!(event, Event::Reset | Event::Refused | Event::TimedOut) {
+    if planned_abort
+        || finished
+        || !matches!(event, Event::Reset | Event::Refused | Event::TimedOut)
+    {
         return None;
     }
     let oracle = if event == Event::TimedOut {
