@@ -6,14 +6,16 @@
 //! set times, old duplicate segments arriving from the network's past, a host crashing (losing
 //! its TCBs), and a packet held back so that a later one overtakes it. Links have a 10 ms delay.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader};
-use synack_core::{Config, Endpoint, Instant, Profile, SeqNum, SocketId};
+use synack_core::{Config, Endpoint, Instant, Profile, SeqNum, SocketId, UserError};
 
 use crate::net::faults::{Copies, Copy, Decision, Faults};
 use crate::net::{Decider, Network};
+use crate::sim::apps::Stacks;
+use crate::sim::{stacks_of, Run, Users};
 use crate::stacks::core::CoreStack;
 use crate::stacks::{TcpStack, ADDRS};
 use crate::trace::{render_rfc, Trace, TraceOptions};
@@ -90,14 +92,6 @@ fn stack(host: usize, isns: &[u32], profile: Profile) -> Box<dyn TcpStack> {
 
 /// Plays a scenario and returns its trace in RFC figure notation.
 pub fn play(s: &Scenario) -> Result<String, Error> {
-    // After a crash a host takes the ISNs after those it used before.
-    let mut isn_used = [0usize; 2];
-    let mut hosts: [Box<dyn TcpStack>; 2] = [
-        stack(0, &s.isns[0], s.profile),
-        stack(1, &s.isns[1], s.profile),
-    ];
-    let mut current: [Option<SocketId>; 2] = [None, None];
-    let mut listeners: [Option<SocketId>; 2] = [None, None];
     let trace = Trace::new(&TraceOptions {
         keep_events: true,
         ..TraceOptions::default()
@@ -120,148 +114,152 @@ pub fn play(s: &Scenario) -> Result<String, Error> {
             )
         })
         .collect();
-    let mut net = Network::new(
-        [Faults::none(), Faults::none()],
-        Decider::Numbered {
-            decisions: held,
-            until: Instant::from_nanos(u64::MAX),
-        },
-        false,
-        trace,
-    );
-    let mut transitions = Vec::new();
+    let mut run = Run {
+        now: Instant::ZERO,
+        stacks: [
+            stack(0, &s.isns[0], s.profile),
+            stack(1, &s.isns[1], s.profile),
+        ],
+        net: Network::new(
+            [Faults::none(), Faults::none()],
+            Decider::Numbered {
+                decisions: held,
+                until: Instant::from_nanos(u64::MAX),
+            },
+            false,
+            trace,
+        ),
+    };
     let mut actions = s.actions.clone();
     actions.sort_by_key(|(t, _)| *t);
-    let mut actions = actions.into_iter().peekable();
-    let mut now = Instant::ZERO;
-    let end = Instant::from_millis(s.until_ms);
-    loop {
-        // Accept what the listeners hold; the accepted connection becomes the host's own.
-        for h in 0..2 {
-            if let Some(l) = listeners[h] {
-                if let Ok(Some(id)) = hosts[h].accept(l) {
-                    current[h] = Some(id);
-                    if !s.keep_listening {
-                        let _ = hosts[h].close(l);
-                        listeners[h] = None;
-                    }
-                }
-            }
-        }
-        // Send.
-        for h in 0..2 {
-            loop {
-                let mut buf = net.buffer();
-                if !hosts[h].poll_transmit(now, &mut buf) {
-                    net.recycle(buf);
-                    break;
-                }
-                net.send(now, h, buf, view(&hosts));
-            }
-            transitions.clear();
-            hosts[h].drain_transitions(&mut transitions);
-            for t in &transitions {
-                net.transition(now, h, t);
-            }
-            while hosts[h].poll_event().is_some() {}
-        }
-        // The next thing to happen.
-        let next_action = actions.peek().map(|(t, _)| Instant::from_millis(*t));
-        let next_flight = net.next_arrival();
-        let next_timer = hosts.iter().filter_map(|h| h.poll_timeout()).min();
-        let Some(next) = [next_action, next_flight, next_timer]
-            .into_iter()
-            .flatten()
-            .min()
-        else {
-            break;
-        };
-        if next > end {
-            break;
-        }
-        now = next;
-        if next_action == Some(now) {
-            let Some((_, action)) = actions.next() else {
-                break;
-            };
-            match action {
-                Action::Listen(h, port) => {
-                    let id = hosts[h]
-                        .listen(port)
-                        .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
-                    listeners[h] = Some(id);
-                    current[h] = Some(id);
-                }
-                Action::Connect(h, port, remote_port) => {
-                    let remote = SocketAddrV4::new(ADDRS[1 - h], remote_port);
-                    current[h] = Some(hosts[h].connect(now, remote, Some(port)).map_err(|e| {
-                        Error::cannot_run(format!("the script's call failed: {e}"))
-                    })?);
-                }
-                Action::Send(h, n) => {
-                    let id = current[h].ok_or(Error::cannot_run("SEND with no connection"))?;
-                    hosts[h]
-                        .send(now, id, &vec![0x61; n])
-                        .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
-                }
-                Action::Close(h) => {
-                    let id = current[h].ok_or(Error::cannot_run("CLOSE with no connection"))?;
-                    hosts[h]
-                        .close(id)
-                        .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
-                }
-                Action::Crash(h) => {
-                    isn_used[h] += 1;
-                    let rest = s.isns[h]
-                        .get(isn_used[h]..)
-                        .filter(|r| !r.is_empty())
-                        .unwrap_or(&s.isns[h]);
-                    hosts[h] = stack(h, rest, s.profile);
-                    current[h] = None;
-                    listeners[h] = None;
-                }
-                Action::OldSegment {
-                    to,
-                    src_port,
-                    dst_port,
-                    seq,
-                    ack,
-                    flags,
-                } => {
-                    let mut tcp =
-                        TcpHeader::new(src_port, dst_port, SeqNum(seq), SeqNum(ack), flags);
-                    tcp.window = 8192;
-                    let bytes = Packet {
-                        ip: Ipv4Header::new(ADDRS[1 - to], ADDRS[to]),
-                        tcp,
-                        payload: &[],
-                    }
-                    .to_bytes()
-                    .map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))?;
-                    let a = net.inject(now, to, bytes);
-                    hosts[to].handle_packet(now, &a.bytes);
-                    net.arrived(now, a, view(&hosts));
-                }
-            }
-            continue;
-        }
-        if let Some(a) = net.pop_due(now) {
-            hosts[a.to].handle_packet(now, &a.bytes);
-            net.arrived(now, a, view(&hosts));
-            continue;
-        }
-        for h in hosts.iter_mut() {
-            if h.poll_timeout().is_some_and(|t| t <= now) {
-                h.handle_timeout(now);
-            }
-        }
+    let mut script = Script {
+        s,
+        actions: actions.into(),
+        current: [None, None],
+        listeners: [None, None],
+        isn_used: [0, 0],
+        error: None,
+    };
+    run.run(&mut script, Instant::from_millis(s.until_ms));
+    if let Some(e) = script.error {
+        return Err(e);
     }
-    Ok(render_rfc(&net.finish().trace.events))
+    Ok(render_rfc(&run.net.finish().trace.events))
 }
 
-/// Both hosts' stacks, for the network's trace.
-fn view(hosts: &[Box<dyn TcpStack>; 2]) -> crate::net::Hosts<'_> {
-    [Some(&*hosts[0]), Some(&*hosts[1])]
+/// The users of a scenario: its actions, at their times.
+struct Script<'a> {
+    s: &'a Scenario,
+    actions: VecDeque<(u64, Action)>,
+    /// Each host's connection (or listener) that SEND and CLOSE apply to.
+    current: [Option<SocketId>; 2],
+    listeners: [Option<SocketId>; 2],
+    /// After a crash a host takes the ISNs after those it used before.
+    isn_used: [usize; 2],
+    error: Option<Error>,
+}
+
+fn call<T>(r: Result<T, UserError>) -> Result<T, Error> {
+    r.map_err(|e| Error::cannot_run(format!("the script's call failed: {e}")))
+}
+
+impl Script<'_> {
+    fn perform(
+        &mut self,
+        now: Instant,
+        action: Action,
+        stacks: &mut Stacks,
+        net: &mut Network,
+    ) -> Result<(), Error> {
+        match action {
+            Action::Listen(h, port) => {
+                let id = call(stacks[h].listen(port))?;
+                self.listeners[h] = Some(id);
+                self.current[h] = Some(id);
+            }
+            Action::Connect(h, port, remote_port) => {
+                let remote = SocketAddrV4::new(ADDRS[1 - h], remote_port);
+                self.current[h] = Some(call(stacks[h].connect(now, remote, Some(port)))?);
+            }
+            Action::Send(h, n) => {
+                let id = self.current[h].ok_or(Error::cannot_run("SEND with no connection"))?;
+                call(stacks[h].send(now, id, &vec![0x61; n]))?;
+            }
+            Action::Close(h) => {
+                let id = self.current[h].ok_or(Error::cannot_run("CLOSE with no connection"))?;
+                call(stacks[h].close(id))?;
+            }
+            Action::Crash(h) => {
+                self.isn_used[h] += 1;
+                let isns = &self.s.isns[h];
+                let rest = isns
+                    .get(self.isn_used[h]..)
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(isns);
+                stacks[h] = stack(h, rest, self.s.profile);
+                self.current[h] = None;
+                self.listeners[h] = None;
+            }
+            Action::OldSegment {
+                to,
+                src_port,
+                dst_port,
+                seq,
+                ack,
+                flags,
+            } => {
+                let mut tcp = TcpHeader::new(src_port, dst_port, SeqNum(seq), SeqNum(ack), flags);
+                tcp.window = 8192;
+                let bytes = Packet {
+                    ip: Ipv4Header::new(ADDRS[1 - to], ADDRS[to]),
+                    tcp,
+                    payload: &[],
+                }
+                .to_bytes()
+                .map_err(|e| Error::cannot_run(format!("the old segment: {e}")))?;
+                let a = net.inject(now, to, bytes);
+                stacks[to].handle_packet(now, &a.bytes);
+                net.arrived(now, a, stacks_of(stacks));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Users for Script<'_> {
+    fn act(&mut self, now: Instant, stacks: &mut Stacks, net: &mut Network) {
+        // Accept what the listeners hold; the accepted connection becomes the host's own.
+        for (h, stack) in stacks.iter_mut().enumerate() {
+            if let Some(l) = self.listeners[h] {
+                if let Ok(Some(id)) = stack.accept(l) {
+                    self.current[h] = Some(id);
+                    if !self.s.keep_listening {
+                        let _ = stack.close(l);
+                        self.listeners[h] = None;
+                    }
+                }
+            }
+        }
+        // One action due now; the loop comes back at once for the next one at the same time.
+        if self.next_call().is_some_and(|t| t <= now) {
+            if let Some((_, action)) = self.actions.pop_front() {
+                if let Err(e) = self.perform(now, action, stacks, net) {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+        for stack in stacks.iter_mut() {
+            while stack.poll_event().is_some() {}
+        }
+    }
+
+    fn next_call(&self) -> Option<Instant> {
+        self.actions.front().map(|(t, _)| Instant::from_millis(*t))
+    }
+
+    fn finished(&mut self, _now: Instant, _stacks: &Stacks) -> bool {
+        self.error.is_some()
+    }
 }
 
 /// The client's and server's ports in the figures.

@@ -19,15 +19,8 @@ use crate::reference::Event as Cell;
 use crate::stacks::{TcpStack, ADDRS};
 use crate::trace::HOST_NAMES;
 
-/// A host: its stack and its listener.
-pub struct Host {
-    /// The stack under test.
-    pub stack: Box<dyn TcpStack>,
-    /// The listening socket, while connections remain to accept.
-    pub listener: Option<SocketId>,
-    /// Connections still to accept.
-    pub to_accept: usize,
-}
+/// The stacks of the two hosts.
+pub type Stacks = [Box<dyn TcpStack>; 2];
 
 /// One side of one connection.
 struct App {
@@ -78,6 +71,10 @@ impl App {
 /// Every application of a run.
 pub struct Apps {
     apps: Vec<App>,
+    /// Each host's listening socket, while connections remain to accept.
+    listener: [Option<SocketId>; 2],
+    /// Connections each host still has to accept.
+    to_accept: [usize; 2],
     /// Which connections end in a planned abort.
     aborts: Vec<bool>,
 }
@@ -90,8 +87,8 @@ fn splitmix(z: u64) -> u64 {
 pub struct Ctx<'a> {
     /// Virtual time.
     pub now: Instant,
-    /// The hosts.
-    pub hosts: &'a mut [Host; 2],
+    /// The stacks.
+    pub stacks: &'a mut Stacks,
     /// Where cells are counted.
     pub coverage: &'a mut Coverage,
     /// Where failures go.
@@ -118,7 +115,12 @@ impl Apps {
             .iter()
             .map(|c| c.client.steps.contains(&Step::Abort) || c.server.steps.contains(&Step::Abort))
             .collect();
-        Apps { apps, aborts }
+        Apps {
+            apps,
+            listener: [None; 2],
+            to_accept: [0; 2],
+            aborts,
+        }
     }
 
     /// The opening calls: listeners, fully specified passive OPENs, active OPENs.
@@ -128,16 +130,16 @@ impl Apps {
             // A listens; B's passive OPEN names A, and B's first SEND makes it active.
             cx.coverage.count(State::Closed, Cell::PassiveOpen);
             let port = self.apps[0].local.port();
-            match cx.hosts[0].stack.listen(port) {
+            match cx.stacks[0].listen(port) {
                 Ok(l) => {
-                    cx.hosts[0].listener = Some(l);
-                    cx.hosts[0].to_accept = 1;
+                    self.listener[0] = Some(l);
+                    self.to_accept[0] = 1;
                 }
                 Err(e) => cx.fail(Oracle::Liveness, None, format!("A cannot listen: {e}")),
             }
             cx.coverage.count(State::Closed, Cell::PassiveOpen);
             let (local, remote) = (self.apps[1].local, self.apps[1].remote);
-            match cx.hosts[1].stack.listen_to(local.port(), remote) {
+            match cx.stacks[1].listen_to(local.port(), remote) {
                 Ok(id) => {
                     self.apps[1].socket = Some(id);
                     self.apps[1].opens_by_send = true;
@@ -148,10 +150,10 @@ impl Apps {
         }
         if !simultaneous {
             cx.coverage.count(State::Closed, Cell::PassiveOpen);
-            match cx.hosts[1].stack.listen(workload::SERVER_PORT) {
+            match cx.stacks[1].listen(workload::SERVER_PORT) {
                 Ok(l) => {
-                    cx.hosts[1].listener = Some(l);
-                    cx.hosts[1].to_accept = conns.iter().filter(|c| c.accepted).count();
+                    self.listener[1] = Some(l);
+                    self.to_accept[1] = conns.iter().filter(|c| c.accepted).count();
                 }
                 Err(e) => cx.fail(Oracle::Liveness, None, format!("B cannot listen: {e}")),
             }
@@ -159,10 +161,7 @@ impl Apps {
         for app in &mut self.apps {
             if app.host == 0 || simultaneous {
                 cx.coverage.count(State::Closed, Cell::ActiveOpen);
-                match cx.hosts[app.host]
-                    .stack
-                    .connect(cx.now, app.remote, Some(app.local.port()))
-                {
+                match cx.stacks[app.host].connect(cx.now, app.remote, Some(app.local.port())) {
                     Ok(id) => app.socket = Some(id),
                     Err(e) => {
                         let c = app.describe();
@@ -174,25 +173,21 @@ impl Apps {
     }
 
     /// Whether every application is done and every connection CLOSED.
-    pub fn all_done(&self, hosts: &[Host; 2]) -> bool {
+    pub fn all_done(&self, stacks: &Stacks) -> bool {
         self.apps.iter().all(App::finished)
             && self.apps.iter().all(|a| {
                 a.socket
-                    .is_none_or(|id| hosts[a.host].stack.state(id) == State::Closed)
+                    .is_none_or(|id| stacks[a.host].state(id) == State::Closed)
             })
-            && hosts.iter().all(|h| h.listener.is_none())
+            && self.listener.iter().all(Option::is_none)
     }
 
     /// The states of host `h`'s connections.
-    pub fn states<'a>(
-        &'a self,
-        h: usize,
-        hosts: &'a [Host; 2],
-    ) -> impl Iterator<Item = State> + 'a {
+    pub fn states<'a>(&'a self, h: usize, stacks: &'a Stacks) -> impl Iterator<Item = State> + 'a {
         self.apps
             .iter()
             .filter(move |a| a.host == h)
-            .filter_map(move |a| a.socket.map(|id| hosts[h].stack.state(id)))
+            .filter_map(move |a| a.socket.map(|id| stacks[h].state(id)))
     }
 
     /// The connection of host `h`'s `socket`, described for a failure.
@@ -204,11 +199,11 @@ impl Apps {
     }
 
     /// Liveness failed for `why`: names the first application still waiting.
-    pub fn liveness(&self, why: &str, cx: &mut Ctx<'_>) {
+    pub fn liveness(&self, why: &str, now: Instant, stacks: &Stacks, verdict: &mut Verdict) {
         let stuck = self.apps.iter().find(|a| {
             !a.finished()
                 || a.socket
-                    .is_some_and(|id| cx.hosts[a.host].stack.state(id) != State::Closed)
+                    .is_some_and(|id| stacks[a.host].state(id) != State::Closed)
         });
         match stuck {
             Some(a) => {
@@ -216,17 +211,12 @@ impl Apps {
                     "step {} of {:?}, wrote {} read {} of {}",
                     a.step, a.script.steps, a.written, a.read, a.expect
                 );
-                let m = oracle::describe_stuck(
-                    why,
-                    a.host,
-                    &*cx.hosts[a.host].stack,
-                    a.socket,
-                    progress,
-                );
-                cx.fail(Oracle::Liveness, Some(a.describe()), m);
+                let m = oracle::describe_stuck(why, a.host, &*stacks[a.host], a.socket, progress);
+                verdict.fail(Oracle::Liveness, now, Some(a.describe()), m);
             }
-            None => cx.fail(
+            None => verdict.fail(
                 Oracle::Liveness,
+                now,
                 None,
                 format!("{why}: a listener is still open"),
             ),
@@ -256,7 +246,7 @@ impl Apps {
     /// Resets and timeouts end an application's script.
     fn take_events(&mut self, cx: &mut Ctx<'_>) {
         for h in 0..2 {
-            while let Some((id, e)) = cx.hosts[h].stack.poll_event() {
+            while let Some((id, e)) = cx.stacks[h].poll_event() {
                 let Some(k) = self
                     .apps
                     .iter()
@@ -281,14 +271,14 @@ impl Apps {
 
     fn accept(&mut self, cx: &mut Ctx<'_>) {
         for (h, name) in HOST_NAMES.iter().enumerate() {
-            let Some(l) = cx.hosts[h].listener else {
+            let Some(l) = self.listener[h] else {
                 continue;
             };
-            while cx.hosts[h].to_accept > 0 {
-                match cx.hosts[h].stack.accept(l) {
+            while self.to_accept[h] > 0 {
+                match cx.stacks[h].accept(l) {
                     Ok(Some(id)) => {
-                        cx.hosts[h].to_accept -= 1;
-                        let remote = cx.hosts[h].stack.endpoints(id).map(|e| e.1);
+                        self.to_accept[h] -= 1;
+                        let remote = cx.stacks[h].endpoints(id).map(|e| e.1);
                         match self
                             .apps
                             .iter_mut()
@@ -309,9 +299,9 @@ impl Apps {
                     }
                 }
             }
-            if cx.hosts[h].to_accept == 0 {
-                let _ = cx.hosts[h].stack.close(l);
-                cx.hosts[h].listener = None;
+            if self.to_accept[h] == 0 {
+                let _ = cx.stacks[h].close(l);
+                self.listener[h] = None;
             }
         }
     }
@@ -378,7 +368,7 @@ fn drive_app(app: &mut App, peer_synced: bool, cx: &mut Ctx<'_>) {
     if app.reset || app.aborted {
         return;
     }
-    let stack = &mut cx.hosts[app.host].stack;
+    let stack = &mut cx.stacks[app.host];
     if !app.connected {
         let state = stack.state(id);
         match (app.script.steps.get(app.step), state) {

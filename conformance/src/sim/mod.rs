@@ -26,12 +26,12 @@ use serde::Serialize;
 use synack_core::{Config, Instant, State};
 
 use crate::net::faults::{self, Decision, Schedule};
-use crate::net::{Decider, Network};
+use crate::net::{Decider, Network, Summary};
 use crate::reference::Event;
 use crate::stacks::{known, StackFactory, Transition};
 use crate::trace::{Trace, TraceEvent, TraceOptions};
 use crate::Error;
-use apps::{Apps, Ctx, Host};
+use apps::{Apps, Ctx, Stacks};
 use coverage::Coverage;
 use oracle::{Failure, Oracle, Verdict};
 use workload::{Kind, Workload};
@@ -161,34 +161,6 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
-/// A run in progress.
-struct Sim {
-    profile: synack_core::Profile,
-    now: Instant,
-    heal: Instant,
-    hosts: [Host; 2],
-    apps: Apps,
-    net: Network,
-    coverage: Coverage,
-    verdict: Verdict,
-    /// Whether a host's timers ran in the current step.
-    timer_fired: [bool; 2],
-    transitions: Vec<Transition>,
-}
-
-/// Rebuilds an applications' context from the simulator's fields (a macro, so the borrow of
-/// each field stays separate from the others).
-macro_rules! cx {
-    ($sim:expr) => {
-        &mut Ctx {
-            now: $sim.now,
-            hosts: &mut $sim.hosts,
-            coverage: &mut $sim.coverage,
-            verdict: &mut $sim.verdict,
-        }
-    };
-}
-
 /// Runs one seed with synack-core on both hosts.
 pub fn run(spec: &RunSpec, trace: &TraceOptions) -> Result<RunResult, Error> {
     run_with(spec, trace, &crate::stacks::core::core_stack)
@@ -214,16 +186,11 @@ pub fn run_with(
         record_log: true,
         ..Config::default()
     };
-    let mut host = |h: usize| {
+    let stacks: Stacks = [0, 1].map(|h| {
         let mut key = [0u8; 16];
         isn_rng.fill(&mut key);
-        Host {
-            stack: factory(h, config.clone(), key),
-            listener: None,
-            to_accept: 0,
-        }
-    };
-    let hosts = [host(0), host(1)];
+        factory(h, config.clone(), key)
+    });
     let heal = if spec.decisions.is_some() {
         Instant::ZERO + DECISIONS_PHASE
     } else if spec.faults == faults::Profile::None {
@@ -242,38 +209,47 @@ pub fn run_with(
             heal,
         },
     };
-    let mut sim = Sim {
-        profile: spec.profile,
+    let mut run = Run {
         now: Instant::ZERO,
-        heal,
-        apps: Apps::new(&workload, spec.seed, &mut workload_rng),
-        hosts,
+        stacks,
         net: Network::new(models, decider, trace.keep_schedule, Trace::new(trace)?),
+    };
+    let mut users = Checked {
+        profile: spec.profile,
+        apps: Apps::new(&workload, spec.seed, &mut workload_rng),
         coverage: Coverage::default(),
         verdict: Verdict::default(),
-        timer_fired: [false; 2],
-        transitions: Vec::new(),
     };
-    sim.apps.start(workload.kind, &workload.conns, cx!(sim));
-    sim.run_loop();
+    users.apps.start(
+        workload.kind,
+        &workload.conns,
+        &mut Ctx {
+            now: run.now,
+            stacks: &mut run.stacks,
+            coverage: &mut users.coverage,
+            verdict: &mut users.verdict,
+        },
+    );
+    run.run(&mut users, heal + LIVENESS_BOUND);
     let mut seen: Vec<&'static known::KnownDifference> = Vec::new();
-    for h in &sim.hosts {
-        for d in h.stack.known_differences() {
+    for stack in &run.stacks {
+        for d in stack.known_differences() {
             if !seen.contains(&d) {
                 seen.push(d);
             }
         }
     }
-    let failure = sim.verdict.failure;
+    let failure = users.verdict.failure;
     let expected = failure
         .as_ref()
         .and_then(|f| known::explain(f, &seen))
         .map(|d| d.id);
-    let record = sim.net.finish();
+    let end = run.now;
+    let record = run.net.finish();
     if let Some(e) = record.trace.pcap_error {
         return Err(Error::Pcap(e));
     }
-    let (transitions, cells) = sim.coverage.finish();
+    let (transitions, cells) = users.coverage.finish();
     Ok(RunResult {
         seed: spec.seed,
         workload: workload.kind,
@@ -284,7 +260,7 @@ pub fn run_with(
         trace_hash: record.trace.hash,
         packets: record.packets,
         faults: record.faulty,
-        end_ns: sim.now.as_nanos(),
+        end_ns: end.as_nanos(),
         heal_ns: heal.as_nanos(),
         schedule: record.schedule,
         events: record.trace.events,
@@ -296,109 +272,184 @@ pub fn run_with(
     })
 }
 
-impl Sim {
-    fn run_loop(&mut self) {
-        let bound = self.heal + LIVENESS_BOUND;
+/// The users of the two stacks: what the event loop drives besides the stacks and the
+/// network. The simulator's applications with their oracles are one; the scripted figures
+/// (`crate::scenario`) are another.
+pub trait Users {
+    /// The users' turn at `now`: the user calls due, and reactions to what the stacks told.
+    fn act(&mut self, now: Instant, stacks: &mut Stacks, net: &mut Network);
+    /// When the next scripted call is due, if the users have one waiting.
+    fn next_call(&self) -> Option<Instant> {
+        None
+    }
+    /// Host `from` sent `segment`.
+    fn sent(&mut self, _from: usize, _segment: &Summary) {}
+    /// `segment` is about to reach host `to`, intact.
+    fn arriving(&mut self, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
+    /// Host `host`'s timers are about to run.
+    fn timers(&mut self, _host: usize, _stacks: &Stacks) {}
+    /// Host `host` reported `t`; `timer` says whether its timers ran this step.
+    fn transition(&mut self, _now: Instant, _host: usize, _t: &Transition, _timer: bool) {}
+    /// Whether the run is over after this step (a failure, or everything done).
+    fn finished(&mut self, _now: Instant, _stacks: &Stacks) -> bool {
+        false
+    }
+    /// Nothing is left to happen, or the bound passed, before the users finished.
+    fn stalled(&mut self, _now: Instant, _why: &str, _stacks: &Stacks) {}
+}
+
+/// The one event loop: the stacks, the network and the virtual clock.
+pub struct Run {
+    /// Virtual time.
+    pub now: Instant,
+    /// The hosts' stacks.
+    pub stacks: Stacks,
+    /// The network between them.
+    pub net: Network,
+}
+
+impl Run {
+    /// Runs until the users finish, nothing is left to happen, or `bound` passes. Each step:
+    /// the users act, the stacks transmit, their state changes are reported; then time jumps
+    /// to the next scripted call, arrival or timer. A scripted call goes before an arrival at
+    /// the same instant, an arrival before a timer.
+    pub fn run(&mut self, users: &mut dyn Users, bound: Instant) {
+        let mut transitions = Vec::new();
+        let mut timer_fired = [false; 2];
         loop {
-            self.apps.drive(cx!(self));
-            self.timer_fired = [false; 2];
-            self.transmit();
-            self.observe_transitions();
-            if self.verdict.failed() {
-                return;
-            }
-            if self.apps.all_done(&self.hosts) {
-                for (h, host) in self.hosts.iter().enumerate() {
-                    if let Err(m) = oracle::check_orderly_close(h, &*host.stack) {
-                        self.verdict.fail(Oracle::OrderlyClose, self.now, None, m);
-                    }
+            users.act(self.now, &mut self.stacks, &mut self.net);
+            self.transmit(users);
+            for (h, fired) in timer_fired.iter_mut().enumerate() {
+                transitions.clear();
+                self.stacks[h].drain_transitions(&mut transitions);
+                for t in &transitions {
+                    self.net.transition(self.now, h, t);
+                    users.transition(self.now, h, t, *fired);
                 }
+                *fired = false;
+            }
+            if users.finished(self.now, &self.stacks) {
                 return;
             }
-            let next_flight = self.net.next_arrival();
-            let next_timer = self
-                .hosts
-                .iter()
-                .filter_map(|h| h.stack.poll_timeout())
+            let next_timer = self.stacks.iter().filter_map(|s| s.poll_timeout()).min();
+            let next = [users.next_call(), self.net.next_arrival(), next_timer]
+                .into_iter()
+                .flatten()
                 .min();
-            let Some(next) = [next_flight, next_timer].into_iter().flatten().min() else {
-                self.apps.liveness(
-                    "nothing left to happen (no packet in flight, no timer)",
-                    cx!(self),
-                );
+            let Some(next) = next else {
+                let why = "nothing left to happen (no packet in flight, no timer)";
+                users.stalled(self.now, why, &self.stacks);
                 return;
             };
             if next > bound {
-                self.now = bound;
+                self.now = self.now.max(bound);
                 let why = format!(
                     "not finished {}s after the network healed",
                     LIVENESS_BOUND.as_secs()
                 );
-                self.apps.liveness(&why, cx!(self));
+                users.stalled(self.now, &why, &self.stacks);
                 return;
             }
             self.now = self.now.max(next);
+            if users.next_call().is_some_and(|t| t <= self.now) {
+                continue;
+            }
             if let Some(a) = self.net.pop_due(self.now) {
-                self.deliver(a);
+                if let (false, Ok(s)) = (a.corrupted, &a.summary) {
+                    users.arriving(a.to, s, &self.stacks);
+                }
+                self.stacks[a.to].handle_packet(self.now, &a.bytes);
+                self.net.arrived(self.now, a, stacks_of(&self.stacks));
             } else {
-                for h in 0..2 {
-                    if self.hosts[h]
-                        .stack
-                        .poll_timeout()
-                        .is_some_and(|t| t <= self.now)
-                    {
-                        self.timer_fired[h] = true;
-                        self.coverage.timers(self.apps.states(h, &self.hosts));
-                        self.hosts[h].stack.handle_timeout(self.now);
+                for (h, fired) in timer_fired.iter_mut().enumerate() {
+                    if self.stacks[h].poll_timeout().is_some_and(|t| t <= self.now) {
+                        *fired = true;
+                        users.timers(h, &self.stacks);
+                        self.stacks[h].handle_timeout(self.now);
                     }
                 }
             }
         }
     }
 
-    fn deliver(&mut self, a: crate::net::Arrival) {
-        if let (false, Ok(s)) = (a.corrupted, &a.summary) {
-            let state = crate::net::state_at(stacks(&self.hosts), a.to, 1 - a.to, s)
-                .unwrap_or(State::Closed);
-            self.coverage.arrives(a.to, s, state);
-        }
-        self.hosts[a.to].stack.handle_packet(self.now, &a.bytes);
-        self.net.arrived(self.now, a, stacks(&self.hosts));
-    }
-
-    fn transmit(&mut self) {
+    fn transmit(&mut self, users: &mut dyn Users) {
         for h in 0..2 {
             loop {
                 let mut buf = self.net.buffer();
-                if !self.hosts[h].stack.poll_transmit(self.now, &mut buf) {
+                if !self.stacks[h].poll_transmit(self.now, &mut buf) {
                     self.net.recycle(buf);
                     break;
                 }
-                let sent = self.net.send(self.now, h, buf, stacks(&self.hosts));
+                let sent = self.net.send(self.now, h, buf, stacks_of(&self.stacks));
                 if let Ok(s) = &sent.summary {
-                    self.coverage.sent(h, s);
-                }
-            }
-        }
-    }
-
-    fn observe_transitions(&mut self) {
-        for h in 0..2 {
-            self.transitions.clear();
-            self.hosts[h].stack.drain_transitions(&mut self.transitions);
-            for t in &self.transitions {
-                self.coverage.transition(t.from, t.to, self.timer_fired[h]);
-                self.net.transition(self.now, h, t);
-                if let Err(m) = oracle::check_transition(self.profile, h, t) {
-                    let c = self.apps.connection_of(h, t.socket);
-                    self.verdict.fail(Oracle::LegalTransitions, self.now, c, m);
+                    users.sent(h, s);
                 }
             }
         }
     }
 }
 
-/// The stacks of both hosts, for the network's trace.
-fn stacks(hosts: &[Host; 2]) -> crate::net::Hosts<'_> {
-    [Some(&*hosts[0].stack), Some(&*hosts[1].stack)]
+/// The simulator's users: the applications, judged by the oracles, counted by coverage.
+struct Checked {
+    profile: synack_core::Profile,
+    apps: Apps,
+    coverage: Coverage,
+    verdict: Verdict,
+}
+
+impl Users for Checked {
+    fn act(&mut self, now: Instant, stacks: &mut Stacks, _net: &mut Network) {
+        self.apps.drive(&mut Ctx {
+            now,
+            stacks,
+            coverage: &mut self.coverage,
+            verdict: &mut self.verdict,
+        });
+    }
+
+    fn sent(&mut self, from: usize, segment: &Summary) {
+        self.coverage.sent(from, segment);
+    }
+
+    fn arriving(&mut self, to: usize, segment: &Summary, stacks: &Stacks) {
+        let state =
+            crate::net::state_at(stacks_of(stacks), to, 1 - to, segment).unwrap_or(State::Closed);
+        self.coverage.arrives(to, segment, state);
+    }
+
+    fn timers(&mut self, host: usize, stacks: &Stacks) {
+        self.coverage.timers(self.apps.states(host, stacks));
+    }
+
+    fn transition(&mut self, now: Instant, host: usize, t: &Transition, timer: bool) {
+        self.coverage.transition(t.from, t.to, timer);
+        if let Err(m) = oracle::check_transition(self.profile, host, t) {
+            let c = self.apps.connection_of(host, t.socket);
+            self.verdict.fail(Oracle::LegalTransitions, now, c, m);
+        }
+    }
+
+    fn finished(&mut self, now: Instant, stacks: &Stacks) -> bool {
+        if self.verdict.failed() {
+            return true;
+        }
+        if !self.apps.all_done(stacks) {
+            return false;
+        }
+        for (h, stack) in stacks.iter().enumerate() {
+            if let Err(m) = oracle::check_orderly_close(h, &**stack) {
+                self.verdict.fail(Oracle::OrderlyClose, now, None, m);
+            }
+        }
+        true
+    }
+
+    fn stalled(&mut self, now: Instant, why: &str, stacks: &Stacks) {
+        self.apps.liveness(why, now, stacks, &mut self.verdict);
+    }
+}
+
+/// Both hosts' stacks, for the network's trace.
+pub fn stacks_of(stacks: &Stacks) -> crate::net::Hosts<'_> {
+    [Some(&*stacks[0]), Some(&*stacks[1])]
 }
