@@ -46,10 +46,30 @@ struct App {
     key_out: u64,
     key_in: u64,
     chunks: ChaCha8Rng,
+    /// What it reads into.
     buf: Vec<u8>,
+    /// What it writes from: `out[staged]` holds the pattern from stream offset `written`,
+    /// filled once and offered until the stack has taken it all.
+    out: Vec<u8>,
+    staged: std::ops::Range<usize>,
 }
 
 impl App {
+    /// Fills the next `n` octets of the stream to offer, unless some are still staged.
+    fn stage(&mut self, n: usize) {
+        if self.staged.is_empty() {
+            fill_pattern(self.key_out, self.written, &mut self.out[..n]);
+            self.staged = 0..n;
+        }
+    }
+
+    /// The stack took `n` of the staged octets.
+    fn taken(&mut self, n: usize) {
+        let n = n.min(self.staged.len());
+        self.written += n as u64;
+        self.staged.start += n;
+    }
+
     fn script_done(&self) -> bool {
         self.step >= self.script.steps.len()
     }
@@ -338,7 +358,9 @@ fn new_app(seed: u64, conn: usize, host: usize, plan: &ConnPlan, wl_rng: &mut Ch
     App {
         conn,
         host,
-        buf: vec![0; script.write_chunk.max(script.read_chunk) as usize],
+        buf: vec![0; script.read_chunk.max(1) as usize],
+        out: vec![0; script.write_chunk.max(1) as usize],
+        staged: 0..0,
         script,
         step: 0,
         socket: None,
@@ -393,10 +415,10 @@ fn drive_app(app: &mut App, peer_synced: bool, cx: &mut Ctx<'_>) {
                 let left = usize::try_from(total - app.written).unwrap_or(usize::MAX);
                 let n = (app.script.write_chunk as usize)
                     .min(left)
-                    .clamp(1, app.buf.len());
-                fill_pattern(app.key_out, app.written, &mut app.buf[..n]);
-                if let Ok(taken) = stack.send(now, id, &app.buf[..n]) {
-                    app.written += taken as u64;
+                    .clamp(1, app.out.len());
+                app.stage(n);
+                if let Ok(taken) = stack.send(now, id, &app.out[app.staged.clone()]) {
+                    app.taken(taken);
                 }
                 return;
             }
@@ -438,13 +460,16 @@ fn drive_app(app: &mut App, peer_synced: bool, cx: &mut Ctx<'_>) {
         let advance = match step {
             Step::WriteTo(total) => {
                 while app.written < total {
-                    let max = (total - app.written).min(u64::from(app.script.write_chunk)) as usize;
-                    let n = app.chunks.random_range(1..=max.max(1));
-                    fill_pattern(app.key_out, app.written, &mut app.buf[..n]);
+                    if app.staged.is_empty() {
+                        let max =
+                            (total - app.written).min(u64::from(app.script.write_chunk)) as usize;
+                        let n = app.chunks.random_range(1..=max.max(1));
+                        app.stage(n);
+                    }
                     cx.coverage.count(stack.state(id), Cell::Send);
-                    match stack.send(now, id, &app.buf[..n]) {
+                    match stack.send(now, id, &app.out[app.staged.clone()]) {
                         Ok(0) | Err(_) => break,
-                        Ok(taken) => app.written += taken as u64,
+                        Ok(taken) => app.taken(taken),
                     }
                 }
                 app.written >= total
