@@ -60,6 +60,14 @@ enum Socket {
     Conn(Box<Tcb>),
 }
 
+/// A TCB's lists of news, kept empty between calls.
+#[derive(Default)]
+struct Spare {
+    transitions: Vec<(State, State, Cause)>,
+    events: Vec<Event>,
+    drops: Vec<DropReason>,
+}
+
 /// One host's TCP. See the module documentation for the polling order.
 pub struct Endpoint {
     config: Config,
@@ -78,6 +86,8 @@ pub struct Endpoint {
     out: VecDeque<(Option<SocketId>, SocketAddrV4, SocketAddrV4, OutSegment)>,
     events: VecDeque<(SocketId, Event)>,
     log: Vec<Observation>,
+    /// Empty lists, swapped with a TCB's as its news is taken (see `after_call`).
+    spare: Spare,
     stats: Stats,
     /// The latest time the endpoint has been given; stamps log entries of calls without one.
     now: Instant,
@@ -117,6 +127,7 @@ impl Endpoint {
             out: VecDeque::new(),
             events: VecDeque::new(),
             log: Vec::new(),
+            spare: Spare::default(),
             stats: Stats::default(),
             now: Instant::ZERO,
         }
@@ -325,9 +336,14 @@ impl Endpoint {
         let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) else {
             return;
         };
-        let transitions = std::mem::take(&mut tcb.transitions);
-        let events = std::mem::take(&mut tcb.events);
-        let drops = std::mem::take(&mut tcb.drops);
+        // Swap the TCB's lists for the endpoint's empty spares, so that neither side gives up
+        // the memory it grew.
+        let mut transitions = std::mem::take(&mut self.spare.transitions);
+        let mut events = std::mem::take(&mut self.spare.events);
+        let mut drops = std::mem::take(&mut self.spare.drops);
+        std::mem::swap(&mut transitions, &mut tcb.transitions);
+        std::mem::swap(&mut events, &mut tcb.events);
+        std::mem::swap(&mut drops, &mut tcb.drops);
         let established = std::mem::take(&mut tcb.just_established);
         let deleted = tcb.deleted;
         let silent = tcb.silent;
@@ -338,7 +354,7 @@ impl Endpoint {
         } else {
             Vec::new()
         };
-        for (from, to, cause) in transitions {
+        for (from, to, cause) in transitions.drain(..) {
             self.observe(Observation::StateChange {
                 at: now,
                 socket: id,
@@ -347,12 +363,17 @@ impl Endpoint {
                 cause,
             });
         }
-        for reason in drops {
+        for reason in drops.drain(..) {
             self.record_drop(Some(id), reason);
         }
-        for e in events {
+        for e in events.drain(..) {
             self.events.push_back((id, e));
         }
+        self.spare = Spare {
+            transitions,
+            events,
+            drops,
+        };
         if established {
             if let Some(&lid) = self.parent.get(&id) {
                 if let Some(Socket::Listener(l)) = self.sockets.get_mut(&lid) {

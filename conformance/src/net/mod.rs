@@ -64,11 +64,12 @@ struct Link {
     state: LinkState,
 }
 
-/// A copy of a packet in flight.
+/// A copy of a packet in flight: when it arrives, the order it was sent in, and its slot in
+/// `Network::slots` (the queue moves these few octets, not the packets).
 struct Flight {
     at: Instant,
     order: u64,
-    arrival: Arrival,
+    slot: usize,
 }
 
 impl PartialEq for Flight {
@@ -132,6 +133,9 @@ pub struct Network {
     links: [Link; 2],
     decider: Decider,
     queue: BinaryHeap<Reverse<Flight>>,
+    /// The copies in flight, by slot; `free` lists the empty slots.
+    slots: Vec<Option<Arrival>>,
+    free: Vec<usize>,
     order: u64,
     packets: u64,
     faulty: usize,
@@ -168,6 +172,8 @@ impl Network {
             ],
             decider,
             queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             order: 0,
             packets: 0,
             faulty: 0,
@@ -328,16 +334,27 @@ impl Network {
                 self.trace.wire(now, &b);
             }
             self.order += 1;
+            let arrival = Arrival {
+                n,
+                to: 1 - from,
+                corrupted: copy.flip_bit.is_some(),
+                summary,
+                bytes: b,
+            };
+            let slot = match self.free.pop() {
+                Some(i) => {
+                    self.slots[i] = Some(arrival);
+                    i
+                }
+                None => {
+                    self.slots.push(Some(arrival));
+                    self.slots.len() - 1
+                }
+            };
             self.queue.push(Reverse(Flight {
                 at: now + delay + Duration::from_micros(copy.extra_us),
                 order: self.order,
-                arrival: Arrival {
-                    n,
-                    to: 1 - from,
-                    corrupted: copy.flip_bit.is_some(),
-                    summary,
-                    bytes: b,
-                },
+                slot,
             }));
         }
         if let Some(b) = bytes {
@@ -347,11 +364,12 @@ impl Network {
 
     /// The next copy due at or before `now`, if any.
     pub fn pop_due(&mut self, now: Instant) -> Option<Arrival> {
-        if self.queue.peek().is_some_and(|f| f.0.at <= now) {
-            self.queue.pop().map(|f| f.0.arrival)
-        } else {
-            None
+        if self.queue.peek().is_none_or(|f| f.0.at > now) {
+            return None;
         }
+        let slot = self.queue.pop()?.0.slot;
+        self.free.push(slot);
+        self.slots.get_mut(slot).and_then(Option::take)
     }
 
     /// The receiver has taken `arrival`: record it with the states it left, and keep the
