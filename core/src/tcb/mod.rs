@@ -293,6 +293,12 @@ impl Tcb {
             {
                 let room = self.config.send_buffer.saturating_sub(self.send_buf.len());
                 let n = room.min(data.len());
+                // Take the buffer's memory once, on the first write, rather than doubling
+                // (and copying) its way up to the configured size; past 1 MiB it grows as used.
+                if n > 0 && self.send_buf.capacity() < self.config.send_buffer.min(1 << 20) {
+                    self.send_buf
+                        .reserve_exact(self.config.send_buffer.min(1 << 20) - self.send_buf.len());
+                }
                 self.send_buf.extend(&data[..n]);
                 Ok(n)
             }
