@@ -336,6 +336,15 @@ impl Endpoint {
         let Some(Socket::Conn(tcb)) = self.sockets.get_mut(&id) else {
             return;
         };
+        // Most calls (a RECEIVE with nothing ready) leave nothing to collect.
+        if tcb.transitions.is_empty()
+            && tcb.events.is_empty()
+            && tcb.drops.is_empty()
+            && !tcb.just_established
+            && !tcb.deleted
+        {
+            return;
+        }
         // Swap the TCB's lists for the endpoint's empty spares, so that neither side gives up
         // the memory it grew.
         let mut transitions = std::mem::take(&mut self.spare.transitions);

@@ -46,8 +46,6 @@ struct App {
     key_out: u64,
     key_in: u64,
     chunks: ChaCha8Rng,
-    /// What it reads into.
-    buf: Vec<u8>,
     /// What it writes from: `out[staged]` holds the pattern from stream offset `written`,
     /// filled once and offered until the stack has taken it all.
     out: Vec<u8>,
@@ -97,6 +95,8 @@ pub struct Apps {
     to_accept: [usize; 2],
     /// Which connections end in a planned abort.
     aborts: Vec<bool>,
+    /// What every application reads into: a read is checked before the next one starts.
+    read_buf: Vec<u8>,
 }
 
 fn splitmix(z: u64) -> u64 {
@@ -135,11 +135,13 @@ impl Apps {
             .iter()
             .map(|c| c.client.steps.contains(&Step::Abort) || c.server.steps.contains(&Step::Abort))
             .collect();
+        let largest_read = apps.iter().map(|a| a.script.read_chunk).max().unwrap_or(1);
         Apps {
             apps,
             listener: [None; 2],
             to_accept: [0; 2],
             aborts,
+            read_buf: vec![0; largest_read.max(1) as usize],
         }
     }
 
@@ -254,7 +256,7 @@ impl Apps {
             for k in 0..self.apps.len() {
                 let before = self.apps[k].step;
                 let synced = self.peer_synced(k);
-                drive_app(&mut self.apps[k], synced, cx);
+                drive_app(&mut self.apps[k], synced, &mut self.read_buf, cx);
                 moved |= self.apps[k].step != before;
             }
             if !moved {
@@ -267,6 +269,9 @@ impl Apps {
     fn take_events(&mut self, cx: &mut Ctx<'_>) {
         for h in 0..2 {
             while let Some((id, e)) = cx.stacks[h].poll_event() {
+                if !matches!(e, Event::Reset | Event::Refused | Event::TimedOut) {
+                    continue;
+                }
                 let Some(k) = self
                     .apps
                     .iter()
@@ -274,9 +279,6 @@ impl Apps {
                 else {
                     continue;
                 };
-                if !matches!(e, Event::Reset | Event::Refused | Event::TimedOut) {
-                    continue;
-                }
                 self.apps[k].reset = true;
                 let app = &self.apps[k];
                 let planned = self.aborts[app.conn];
@@ -329,14 +331,12 @@ impl Apps {
     /// Whether the other side of application `k`'s connection has reached (or passed) its
     /// `Sync` step.
     fn peer_synced(&self, k: usize) -> bool {
-        let me = &self.apps[k];
-        self.apps.iter().any(|a| {
-            a.conn == me.conn
-                && a.host != me.host
-                && a.script.steps[..a.step.min(a.script.steps.len())]
-                    .iter()
-                    .chain(a.script.steps.get(a.step))
-                    .any(|s| *s == Step::Sync)
+        // `new` places connection i's client at 2i and its server at 2i + 1.
+        self.apps.get(k ^ 1).is_some_and(|a| {
+            a.script.steps[..a.step.min(a.script.steps.len())]
+                .iter()
+                .chain(a.script.steps.get(a.step))
+                .any(|s| *s == Step::Sync)
         })
     }
 }
@@ -358,8 +358,13 @@ fn new_app(seed: u64, conn: usize, host: usize, plan: &ConnPlan, wl_rng: &mut Ch
     App {
         conn,
         host,
-        buf: vec![0; script.read_chunk.max(1) as usize],
-        out: vec![0; script.write_chunk.max(1) as usize],
+        // No chunk is larger than the application writes in all.
+        out: vec![
+            0;
+            u64::from(script.write_chunk)
+                .min(script.total_written())
+                .max(1) as usize
+        ],
         staged: 0..0,
         script,
         step: 0,
@@ -382,7 +387,7 @@ fn new_app(seed: u64, conn: usize, host: usize, plan: &ConnPlan, wl_rng: &mut Ch
 
 /// One application's turn: the steps that act before the connection is established, then
 /// reading what is ready, then the script as far as it can go.
-fn drive_app(app: &mut App, peer_synced: bool, cx: &mut Ctx<'_>) {
+fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>) {
     let now = cx.now;
     let Some(id) = app.socket else {
         return;
@@ -432,13 +437,13 @@ fn drive_app(app: &mut App, peer_synced: bool, cx: &mut Ctx<'_>) {
     let mut failure = None;
     // Read whatever is ready, checking every octet against the peer's pattern.
     loop {
-        let want = (app.script.read_chunk as usize).min(app.buf.len()).max(1);
+        let want = (app.script.read_chunk as usize).clamp(1, buf.len());
         cx.coverage.count(stack.state(id), Cell::Receive);
-        match stack.recv(id, &mut app.buf[..want]) {
+        match stack.recv(id, &mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => {
                 let checked =
-                    oracle::check_read(app.host, app.key_in, app.read, &app.buf[..n], app.expect);
+                    oracle::check_read(app.host, app.key_in, app.read, &buf[..n], app.expect);
                 app.read += n as u64;
                 if let Err(m) = checked {
                     failure = Some(m);
