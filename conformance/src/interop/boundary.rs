@@ -9,13 +9,13 @@ use std::time::{Duration, Instant as WallClock};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use synack_core::wire::{Flags, Packet, TcpOption};
+use synack_core::wire::{Flags, Packet, WireError};
 use synack_core::{Config, Endpoint, Instant};
 
 use super::scenarios::{kernel_side, scripts, CoreSide, Scenario};
 use super::{Options, CORE, KERNEL, SCENARIO_LIMIT, TUN_NAME};
 use crate::net::faults::{self, Faults};
-use crate::net::{Decider, Network};
+use crate::net::{Decider, Network, Summary};
 use crate::trace::{Trace, TraceOptions};
 
 /// The TUN boundary: the device, the clock, and the network (`crate::net`) that applies the
@@ -46,9 +46,9 @@ impl Boundary<'_> {
     /// due now crosses at once.
     fn route(&mut self, ep: &mut Endpoint, to_kernel: bool, bytes: Vec<u8>) -> Result<(), String> {
         let now = self.now();
-        self.inspect(to_kernel, &bytes);
         let from = if to_kernel { CORE_HOST } else { 1 - CORE_HOST };
         let sent = self.net.send(now, from, bytes, [None, None]);
+        self.inspect(to_kernel, &sent.summary);
         self.lost += u64::from(sent.decision.lost.is_some());
         self.duplicated += u64::from(sent.decision.copies.len() > 1);
         self.deliver_due(ep)
@@ -72,41 +72,52 @@ impl Boundary<'_> {
     }
 
     /// synack-core sends no option but MSS, and that only on a SYN (it declines window
-    /// scaling, timestamps and SACK: RFC 7323 §1.3, §2.2, §3.2; RFC 2018 §2).
-    fn inspect(&mut self, to_kernel: bool, bytes: &[u8]) {
-        let Ok(p) = Packet::parse(bytes) else {
+    /// scaling, timestamps and SACK: RFC 7323 §1.3, §2.2, §3.2; RFC 2018 §2). Reads the
+    /// summary the network made when the packet left its sender.
+    fn inspect(&mut self, to_kernel: bool, summary: &Result<Summary, WireError>) {
+        let Ok(s) = summary else {
             return;
         };
-        let syn = p.tcp.flags.contains(Flags::SYN);
+        let syn = s.flags.contains(Flags::SYN);
+        let o = &s.options;
+        let mut seen = Vec::new();
+        if o.window_scale.is_some() {
+            seen.push("window scaling");
+        }
+        if o.timestamps.is_some() {
+            seen.push("timestamps");
+        }
+        if o.sack_permitted {
+            seen.push("SACK-permitted");
+        }
+        if o.sack_blocks > 0 {
+            seen.push("SACK blocks");
+        }
         if to_kernel {
-            for o in &p.tcp.options {
-                let ok = matches!(o, TcpOption::Mss(_) if syn) || matches!(o, TcpOption::Nop);
-                if !ok {
-                    self.bad_options
-                        .push(format!("synack-core sent {o:?} (SYN: {syn})"));
+            if o.mss.is_some() && !syn {
+                seen.push("MSS");
+            }
+            if o.unknown > 0 {
+                seen.push("an option of unknown kind");
+            }
+            for name in seen {
+                self.bad_options
+                    .push(format!("synack-core sent {name} (SYN: {syn})"));
+            }
+        } else if syn {
+            for name in seen {
+                if !self.kernel_offers.contains(&name) {
+                    self.kernel_offers.push(name);
                 }
             }
         } else {
-            for o in &p.tcp.options {
-                let name = match o {
-                    TcpOption::WindowScale(_) => "window scaling",
-                    TcpOption::Timestamps { .. } => "timestamps",
-                    TcpOption::SackPermitted => "SACK-permitted",
-                    TcpOption::Sack(_) => "SACK blocks",
-                    _ => continue,
-                };
-                if syn {
-                    if !self.kernel_offers.contains(&name) {
-                        self.kernel_offers.push(name);
-                    }
-                } else {
-                    // Declined on our SYN or SYN,ACK, so the kernel must not use it (RFC
-                    // 7323 §3.2: no TSopt unless both SYNs had one; RFC 2018 §3: SACK only
-                    // to a SACK-permitted peer).
-                    self.bad_options.push(format!(
-                        "the kernel sent {name} after synack-core declined it"
-                    ));
-                }
+            // Declined on our SYN or SYN,ACK, so the kernel must not use it (RFC 7323 §3.2: no
+            // TSopt unless both SYNs had one; RFC 2018 §3: SACK only to a SACK-permitted
+            // peer).
+            for name in seen {
+                self.bad_options.push(format!(
+                    "the kernel sent {name} after synack-core declined it"
+                ));
             }
         }
     }
