@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::UserError;
 use crate::event::{Cause, DropReason, Event, Observation, SegmentSummary, SocketId, UserCall};
 use crate::isn::{IsnGenerator, Rfc6528};
+use crate::seq::SeqNum;
 use crate::state::State;
 use crate::tcb::{Incoming, Origin, OutSegment, Tcb};
 use crate::time::Instant;
@@ -307,16 +308,8 @@ impl Endpoint {
             self.record_drop(Some(lid), DropReason::BacklogFull);
             return;
         }
-        let iss = self.isn.isn(now, local, remote);
         let id = self.new_id();
-        let mut tcb = Tcb::new(
-            &self.config,
-            local,
-            remote,
-            iss,
-            Origin::Passive,
-            State::Listen,
-        );
+        let (mut tcb, _) = self.new_tcb(now, local, remote, Origin::Passive, State::Listen);
         // "If the listen was not fully specified (i.e., the remote socket was not fully
         // specified), then the unspecified fields should be filled in now."
         tcb.on_listen_syn(seg);
@@ -532,6 +525,23 @@ impl Endpoint {
 
     fn tick(&mut self, now: Instant) {
         self.now = self.now.max(now);
+    }
+
+    /// A TCB for `local`–`remote` in `state`, with an ISS from the endpoint's generator
+    /// (RFC 9293 §3.4.1), which it returns too.
+    fn new_tcb(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        origin: Origin,
+        state: State,
+    ) -> (Tcb, SeqNum) {
+        let iss = self.isn.isn(now, local, remote);
+        (
+            Tcb::new(&self.config, local, remote, iss, origin, state),
+            iss,
+        )
     }
 
     fn new_id(&mut self) -> SocketId {

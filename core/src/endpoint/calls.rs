@@ -73,16 +73,8 @@ impl Endpoint {
             }
         }
         let local = SocketAddrV4::new(self.addr, port);
-        let iss = self.isn.isn(now, local, remote);
         let id = self.new_id();
-        let mut tcb = Tcb::new(
-            &self.config,
-            local,
-            remote,
-            iss,
-            Origin::Active,
-            State::Closed,
-        );
+        let (mut tcb, iss) = self.new_tcb(now, local, remote, Origin::Active, State::Closed);
         tcb.open_active(iss, UserCall::ActiveOpen);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
         self.conns.insert((port, remote), id);
@@ -112,15 +104,7 @@ impl Endpoint {
             return Err(UserError::ConnectionAlreadyExists);
         }
         let local = SocketAddrV4::new(self.addr, port);
-        let iss = self.isn.isn(now, local, remote);
-        let mut tcb = Tcb::new(
-            &self.config,
-            local,
-            remote,
-            iss,
-            Origin::Active,
-            State::Listen,
-        );
+        let (mut tcb, iss) = self.new_tcb(now, local, remote, Origin::Active, State::Listen);
         tcb.open_active(iss, call);
         self.listeners.remove(&port);
         self.sockets.insert(id, Socket::Conn(Box::new(tcb)));
@@ -184,34 +168,34 @@ impl Endpoint {
 
     /// CLOSE (§3.10.4): closes our direction; the peer may go on sending.
     pub fn close(&mut self, id: SocketId) -> Result<(), UserError> {
-        // RFC 9293 §3.10.4 CLOSE: CLOSED, LISTEN, or a connection's own state.
-        match self.sockets.get_mut(&id) {
-            None => Err(UserError::ConnectionDoesNotExist),
-            // §3.10.4 LISTEN: "Delete TCB, enter CLOSED state, and return."
-            Some(Socket::Listener(_)) => {
-                self.remove_listener(id, UserCall::Close);
-                Ok(())
-            }
-            Some(Socket::Conn(tcb)) => {
-                let r = tcb.close();
-                self.after_call(id);
-                r
-            }
-        }
+        // RFC 9293 §3.10.4 CLOSE: CLOSED, LISTEN ("Delete TCB, enter CLOSED state, and
+        // return."), or a connection's own state.
+        self.end(id, UserCall::Close, Tcb::close)
     }
 
     /// ABORT (§3.10.5): resets the connection.
     pub fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
-        // RFC 9293 §3.10.5 ABORT: CLOSED, LISTEN, or a connection's own state.
+        // RFC 9293 §3.10.5 ABORT: CLOSED, LISTEN ("Delete TCB, enter CLOSED state, and
+        // return."), or a connection's own state.
+        self.end(id, UserCall::Abort, Tcb::abort)
+    }
+
+    /// CLOSE and ABORT alike: no socket is an error, a listener is deleted, a connection
+    /// takes `on_conn`.
+    fn end(
+        &mut self,
+        id: SocketId,
+        call: UserCall,
+        on_conn: fn(&mut Tcb) -> Result<(), UserError>,
+    ) -> Result<(), UserError> {
         match self.sockets.get_mut(&id) {
             None => Err(UserError::ConnectionDoesNotExist),
-            // §3.10.5 LISTEN: "Delete TCB, enter CLOSED state, and return."
             Some(Socket::Listener(_)) => {
-                self.remove_listener(id, UserCall::Abort);
+                self.remove_listener(id, call);
                 Ok(())
             }
             Some(Socket::Conn(tcb)) => {
-                let r = tcb.abort();
+                let r = on_conn(tcb);
                 self.after_call(id);
                 r
             }

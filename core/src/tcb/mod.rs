@@ -295,9 +295,9 @@ impl Tcb {
                 let n = room.min(data.len());
                 // Take the buffer's memory once, on the first write, rather than doubling
                 // (and copying) its way up to the configured size; past 1 MiB it grows as used.
-                if n > 0 && self.send_buf.capacity() < self.config.send_buffer.min(1 << 20) {
-                    self.send_buf
-                        .reserve_exact(self.config.send_buffer.min(1 << 20) - self.send_buf.len());
+                let upfront = self.config.send_buffer.min(1 << 20);
+                if n > 0 && self.send_buf.capacity() < upfront {
+                    self.send_buf.reserve_exact(upfront - self.send_buf.len());
                 }
                 self.send_buf.extend(&data[..n]);
                 Ok(n)
