@@ -1,83 +1,216 @@
-//! The TUN boundary: where packets cross between the kernel and synack-core, in real time,
-//! through the network (`crate::net`), which applies the fault model and writes the pcap; and
-//! the playing of one scenario across it.
+//! The TUN boundary: the kernel as a host of the one event loop (`crate::sim::Run`), on the wall
+//! clock, and the playing of one scenario across it.
+//!
+//! Host 0 of the loop is synack-core and host 1 is the kernel, reached through the TUN device:
+//! what the network delivers to host 1 is written to the device, and what the kernel sends to
+//! synack-core's address is read from it. The network (`crate::net`) applies the fault model,
+//! writes the pcap and records the trace, as it does in the simulator. The kernel's own
+//! application (`super::scenarios::kernel_side`) runs on a thread of its own with `std::net`.
 
+use std::cell::RefCell;
 use std::net::{SocketAddrV4, TcpListener};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant as WallClock};
+use std::time::{Duration, Instant as WallInstant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use synack_core::wire::{Flags, Packet, WireError};
-use synack_core::{Config, Endpoint, Instant};
+use synack_core::wire::{Flags, Packet};
+use synack_core::{Config, Endpoint, Event, Instant, SocketId, State, UserError};
 
 use super::scenarios::{kernel_side, scripts, CoreSide, Scenario};
 use super::{Options, CORE, KERNEL, SCENARIO_LIMIT, TUN_NAME};
-use crate::net::faults::{self, Faults};
+use crate::net::faults::{self, Decision, Faults};
 use crate::net::{Decider, Network, Summary};
+use crate::sim::{Clock, Run, Users};
+use crate::stacks::core::CoreStack;
+use crate::stacks::{TcpStack, Transition};
 use crate::trace::{Trace, TraceOptions};
 
-/// The TUN boundary: the device, the clock, and the network (`crate::net`) that applies the
-/// fault model and writes the pcap. Host 0 of the network is synack-core, host 1 the kernel.
-struct Boundary<'a> {
-    tun: &'a tun::Device,
-    start: WallClock,
-    net: Network,
-    lost: u64,
-    duplicated: u64,
-    /// Segments of synack-core carrying an option it should not send.
-    bad_options: Vec<String>,
-    /// What the kernel offered on its SYNs.
-    kernel_offers: Vec<&'static str>,
-    /// Receive buffer for the device.
-    rx: Vec<u8>,
-}
-
-/// The network's host number of synack-core; the kernel is the other.
+/// The loop's host number of synack-core; the kernel is the other.
 const CORE_HOST: usize = 0;
 
-impl Boundary<'_> {
+/// How long the wall clock waits for the kernel at most before the loop looks again at what
+/// else may have happened (the kernel's application finishing).
+const TICK: Duration = Duration::from_millis(5);
+
+/// The TUN device, shared by the kernel's host (which writes packets to it and reads them
+/// from it) and the wall clock (which waits on it).
+pub(super) struct Port {
+    device: tun::Device,
+    rx: RefCell<Vec<u8>>,
+    /// A packet for synack-core that the clock read while it waited, for the host to take.
+    pending: RefCell<Option<Vec<u8>>>,
+    /// The first error of the device; it ends the scenario.
+    error: RefCell<Option<String>>,
+}
+
+impl Port {
+    pub(super) fn new(device: tun::Device) -> Port {
+        Port {
+            device,
+            rx: RefCell::new(vec![0; 65_536]),
+            pending: RefCell::new(None),
+            error: RefCell::new(None),
+        }
+    }
+
+    fn fail(&self, e: String) {
+        self.error.borrow_mut().get_or_insert(e);
+    }
+
+    /// Waits at most `wait` for a packet for synack-core and keeps it pending. Only what is
+    /// addressed to synack-core crosses, and an IPv4 packet that does not parse (synack-core
+    /// must drop and count it); the kernel's other chatter (IPv6 router solicitations, say)
+    /// is not ours.
+    fn wait(&self, wait: Duration) {
+        if self.pending.borrow().is_some() {
+            return;
+        }
+        let mut rx = self.rx.borrow_mut();
+        match self.device.recv_timeout(&mut rx, wait) {
+            Ok(n) => {
+                let bytes = &rx[..n];
+                let ours = match Packet::parse(bytes) {
+                    Ok(p) => p.ip.dst == CORE,
+                    Err(_) => bytes.first().is_some_and(|v| v >> 4 == 4),
+                };
+                if ours {
+                    *self.pending.borrow_mut() = Some(bytes.to_vec());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => self.fail(format!("read from {TUN_NAME}: {e}")),
+        }
+    }
+}
+
+/// The kernel, as a host of the event loop: its packets cross the TUN device. Its user calls
+/// are made by its own application, through its sockets, so the harness cannot make them
+/// here, and it reports no state changes (the harness cannot see the kernel's TCBs).
+struct KernelHost {
+    port: Rc<Port>,
+}
+
+impl TcpStack for KernelHost {
+    fn name(&self) -> &str {
+        "linux"
+    }
+    fn handle_packet(&mut self, _now: Instant, bytes: &[u8]) {
+        if let Err(e) = self.port.device.send(bytes) {
+            self.port.fail(format!("write to {TUN_NAME}: {e}"));
+        }
+    }
+    fn poll_transmit(&mut self, _now: Instant, out: &mut Vec<u8>) -> bool {
+        self.port.wait(Duration::ZERO);
+        match self.port.pending.borrow_mut().take() {
+            Some(p) => {
+                out.clear();
+                out.extend_from_slice(&p);
+                true
+            }
+            None => false,
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn handle_timeout(&mut self, _now: Instant) {}
+    fn poll_event(&mut self) -> Option<(SocketId, Event)> {
+        None
+    }
+    fn drain_transitions(&mut self, _out: &mut Vec<Transition>) {}
+    fn live_sockets(&self) -> usize {
+        0
+    }
+    fn listen(&mut self, _port: u16) -> Result<SocketId, UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn listen_to(&mut self, _port: u16, _remote: SocketAddrV4) -> Result<SocketId, UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn connect(
+        &mut self,
+        _now: Instant,
+        _remote: SocketAddrV4,
+        _local_port: Option<u16>,
+    ) -> Result<SocketId, UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn accept(&mut self, _listener: SocketId) -> Result<Option<SocketId>, UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn send(&mut self, _now: Instant, _id: SocketId, _data: &[u8]) -> Result<usize, UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn recv(&mut self, _id: SocketId, _buf: &mut [u8]) -> Result<usize, UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn close(&mut self, _id: SocketId) -> Result<(), UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn abort(&mut self, _id: SocketId) -> Result<(), UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn status(&self, _id: SocketId) -> Result<State, UserError> {
+        Err(UserError::ConnectionDoesNotExist)
+    }
+    fn endpoints(&self, _id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        None
+    }
+    fn conn_state(&self, _local: SocketAddrV4, _remote: SocketAddrV4) -> Option<State> {
+        None
+    }
+}
+
+/// The wall clock, from the start of a scenario. It waits for the next event of ours, or for
+/// a packet from the kernel, whichever comes first, and at most [`TICK`]. This is the one part
+/// of synack whose time is the wall clock.
+struct WallClock {
+    start: WallInstant,
+    port: Rc<Port>,
+}
+
+impl WallClock {
     fn now(&self) -> Instant {
         Instant::from_nanos(u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
+}
 
-    /// A packet leaves its sender: the network records it and decides its fate; whatever is
-    /// due now crosses at once.
-    fn route(&mut self, ep: &mut Endpoint, to_kernel: bool, bytes: Vec<u8>) -> Result<(), String> {
-        let now = self.now();
-        let from = if to_kernel { CORE_HOST } else { 1 - CORE_HOST };
-        let sent = self.net.send(now, from, bytes, [None, None]);
-        self.inspect(to_kernel, &sent.summary);
-        self.lost += u64::from(sent.decision.lost.is_some());
-        self.duplicated += u64::from(sent.decision.copies.len() > 1);
-        self.deliver_due(ep)
+impl Clock for WallClock {
+    fn advance(&mut self, _now: Instant, next: Option<Instant>) -> Option<Instant> {
+        let wall = self.now();
+        let until = next.map_or(wall + TICK, |n| n.min(wall + TICK));
+        self.port.wait(until.saturating_since(wall));
+        Some(self.now())
     }
+}
 
-    /// Hands every copy that is due to its receiver: the device for the kernel, the endpoint
-    /// for synack-core.
-    fn deliver_due(&mut self, ep: &mut Endpoint) -> Result<(), String> {
-        let now = self.now();
-        while let Some(a) = self.net.pop_due(now) {
-            if a.to == CORE_HOST {
-                ep.handle_packet(now, &a.bytes);
-            } else {
-                self.tun
-                    .send(&a.bytes)
-                    .map_err(|e| format!("write to {TUN_NAME}: {e}"))?;
-            }
-            self.net.arrived(now, a, [None, None]);
-        }
-        Ok(())
-    }
+/// The users of the two hosts: synack-core's side of the script, the kernel's application on
+/// its thread, and the checks on what crosses.
+struct Sides {
+    core: CoreSide,
+    kernel: Option<JoinHandle<Result<(), String>>>,
+    kernel_done: bool,
+    port: Rc<Port>,
+    /// The first error of either side or of the device; it ends the scenario.
+    error: Option<String>,
+    lost: u64,
+    duplicated: u64,
+    /// Segments carrying an option they should not.
+    bad_options: Vec<String>,
+    /// What the kernel offered on its SYNs.
+    kernel_offers: Vec<&'static str>,
+}
 
+impl Sides {
     /// synack-core sends no option but MSS, and that only on a SYN (it declines window
     /// scaling, timestamps and SACK: RFC 7323 §1.3, §2.2, §3.2; RFC 2018 §2). Reads the
     /// summary the network made when the packet left its sender.
-    fn inspect(&mut self, to_kernel: bool, summary: &Result<Summary, WireError>) {
-        let Ok(s) = summary else {
-            return;
-        };
+    fn inspect(&mut self, to_kernel: bool, s: &Summary) {
         let syn = s.flags.contains(Flags::SYN);
         let o = &s.options;
         let mut seen = Vec::new();
@@ -121,52 +254,59 @@ impl Boundary<'_> {
             }
         }
     }
+}
 
-    /// One turn: held packets that are due, timers, synack-core's output, then wait up to
-    /// `max_wait` for a packet from the kernel.
-    fn turn(&mut self, ep: &mut Endpoint, max_wait: Duration) -> Result<(), String> {
-        self.deliver_due(ep)?;
-        if ep.poll_timeout().is_some_and(|t| t <= self.now()) {
-            ep.handle_timeout(self.now());
+impl Users for Sides {
+    fn act(&mut self, now: Instant, stacks: &mut crate::sim::apps::Stacks, _net: &mut Network) {
+        if self.error.is_some() {
+            return;
         }
-        loop {
-            let mut p = self.net.buffer();
-            if !ep.poll_transmit_into(self.now(), &mut p) {
-                self.net.recycle(p);
-                break;
-            }
-            self.route(ep, true, p)?;
+        let core = &mut *stacks[CORE_HOST];
+        while let Some((id, e)) = core.poll_event() {
+            self.core.on_event(core, id, e);
         }
-        let now = self.now();
-        let mut wait = max_wait;
-        if let Some(t) = ep.poll_timeout() {
-            wait = wait.min(t.saturating_since(now));
+        if let Err(e) = self.core.step(core, now) {
+            self.error = Some(e);
         }
-        if let Some(t) = self.net.next_arrival() {
-            wait = wait.min(t.saturating_since(now));
-        }
-        match self.tun.recv_timeout(&mut self.rx, wait) {
-            Ok(n) => {
-                let bytes = &self.rx[..n];
-                // Only what is addressed to synack-core crosses, and an IPv4 packet that does
-                // not parse (synack-core must drop and count it); the kernel's other chatter
-                // (IPv6 router solicitations, say) is not ours.
-                let ours = match Packet::parse(bytes) {
-                    Ok(p) => p.ip.dst == CORE,
-                    Err(_) => bytes.first().is_some_and(|v| v >> 4 == 4),
-                };
-                if ours {
-                    let mut packet = self.net.buffer();
-                    packet.extend_from_slice(bytes);
-                    self.route(ep, false, packet)?;
+        if self.kernel.as_ref().is_some_and(JoinHandle::is_finished) {
+            if let Some(h) = self.kernel.take() {
+                let result = h
+                    .join()
+                    .unwrap_or_else(|_| Err("the kernel side panicked".into()));
+                self.kernel_done = true;
+                if let Err(e) = result {
+                    self.error.get_or_insert(e);
                 }
-                Ok(())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(format!("read from {TUN_NAME}: {e}")),
         }
+        if let Some(e) = self.port.error.borrow_mut().take() {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn sent(&mut self, from: usize, segment: &Summary, decision: &Decision) {
+        self.lost += u64::from(decision.lost.is_some());
+        self.duplicated += u64::from(decision.copies.len() > 1);
+        self.inspect(from == CORE_HOST, segment);
+    }
+
+    /// Done when both scripts are, and synack-core holds no socket (TIME-WAIT over).
+    fn finished(&mut self, _now: Instant, stacks: &crate::sim::apps::Stacks) -> bool {
+        self.error.is_some()
+            || (self.core.done && self.kernel_done && stacks[CORE_HOST].live_sockets() == 0)
+    }
+
+    fn stalled(&mut self, _now: Instant, _why: &str, stacks: &crate::sim::apps::Stacks) {
+        let state = self.core.sock.map_or("no connection".to_string(), |id| {
+            stacks[CORE_HOST].state(id).to_string()
+        });
+        self.error.get_or_insert(format!(
+            "not finished after {}s: synack-core at step {} of {:?} ({state}), kernel {}",
+            SCENARIO_LIMIT.as_secs(),
+            self.core.step,
+            self.core.script,
+            if self.kernel_done { "done" } else { "not done" }
+        ));
     }
 }
 
@@ -193,17 +333,19 @@ fn config() -> Config {
         // 6298's 1 s (2.4 says SHOULD), so that loss costs seconds, not minutes.
         msl: Duration::from_millis(250),
         rto_min: Duration::from_millis(200),
+        // The state changes go to the trace, as in the simulator.
+        record_log: true,
         ..Config::default()
     }
 }
 
 pub(super) fn play(
-    tun: &tun::Device,
+    port: &Rc<Port>,
     opts: &Options,
     index: usize,
     s: &Scenario,
 ) -> Result<Outcome, String> {
-    let port = 5000 + index as u16 + 20 * u16::from(opts.faults != faults::Profile::None);
+    let tcp_port = 5000 + index as u16 + 20 * u16::from(opts.faults != faults::Profile::None);
     let slug: String = s
         .name
         .chars()
@@ -246,22 +388,18 @@ pub(super) fn play(
             },
         )
     };
-    let mut b = Boundary {
-        tun,
-        start: WallClock::now(),
-        net: Network::new(models, decider, false, trace),
-        lost: 0,
-        duplicated: 0,
-        bad_options: Vec::new(),
-        kernel_offers: Vec::new(),
-        rx: vec![0; 65_536],
+    port.pending.borrow_mut().take();
+    port.error.borrow_mut().take();
+    let mut clock = WallClock {
+        start: WallInstant::now(),
+        port: Rc::clone(port),
     };
     let mut key = [0u8; 16];
     key[..8].copy_from_slice(&opts.seed.to_le_bytes());
     key[8] = index as u8;
-    let mut ep = Endpoint::new(config(), CORE, key);
+    let mut core: Box<dyn TcpStack> = Box::new(CoreStack::new(Endpoint::new(config(), CORE, key)));
     let (core_script, kernel_script) = scripts(s);
-    let mut core = CoreSide {
+    let mut side = CoreSide {
         script: core_script,
         step: 0,
         listener: None,
@@ -274,84 +412,65 @@ pub(super) fn play(
         done: false,
     };
     let kernel: JoinHandle<Result<(), String>>;
+    let total = s.core_sends;
     if s.core_is_client {
-        let l = TcpListener::bind(SocketAddrV4::new(KERNEL, port))
-            .map_err(|e| format!("kernel listen on {KERNEL}:{port}: {e}"))?;
-        let script = kernel_script;
-        let total = s.core_sends;
-        kernel = std::thread::spawn(move || kernel_side(port, Some(l), script, total));
-        let id = ep
+        let l = TcpListener::bind(SocketAddrV4::new(KERNEL, tcp_port))
+            .map_err(|e| format!("kernel listen on {KERNEL}:{tcp_port}: {e}"))?;
+        kernel = std::thread::spawn(move || kernel_side(tcp_port, Some(l), kernel_script, total));
+        let id = core
             .connect(
-                b.now(),
-                SocketAddrV4::new(KERNEL, port),
-                Some(40_000 + port),
+                clock.now(),
+                SocketAddrV4::new(KERNEL, tcp_port),
+                Some(40_000 + tcp_port),
             )
             .map_err(|e| format!("core connect: {e}"))?;
-        core.sock = Some(id);
+        side.sock = Some(id);
     } else {
-        core.listener = Some(ep.listen(port).map_err(|e| format!("core listen: {e}"))?);
-        let script = kernel_script;
-        let total = s.core_sends;
-        kernel = std::thread::spawn(move || kernel_side(port, None, script, total));
+        side.listener = Some(
+            core.listen(tcp_port)
+                .map_err(|e| format!("core listen: {e}"))?,
+        );
+        kernel = std::thread::spawn(move || kernel_side(tcp_port, None, kernel_script, total));
     }
-    let deadline = WallClock::now() + SCENARIO_LIMIT;
-    let mut kernel_result: Option<Result<(), String>> = None;
-    let mut kernel = Some(kernel);
-    loop {
-        b.turn(&mut ep, Duration::from_millis(5))?;
-        while let Some((id, e)) = ep.poll_event() {
-            core.on_event(&mut ep, id, e);
-        }
-        core.step(&mut ep, b.now())?;
-        if kernel.as_ref().is_some_and(JoinHandle::is_finished) {
-            if let Some(h) = kernel.take() {
-                kernel_result = Some(
-                    h.join()
-                        .unwrap_or_else(|_| Err("the kernel side panicked".into())),
-                );
-            }
-        }
-        if let Some(Err(e)) = &kernel_result {
-            return Err(e.clone());
-        }
-        // Done when both scripts are, and synack-core holds no socket (TIME-WAIT over).
-        if core.done && kernel_result.is_some() && ep.sockets().next().is_none() {
-            break;
-        }
-        if WallClock::now() > deadline {
-            let state = core
-                .sock
-                .and_then(|id| ep.status(id).ok())
-                .map_or("no connection".to_string(), |s| s.state.to_string());
-            return Err(format!(
-                "not finished after {}s: synack-core at step {} of {:?} ({state}), kernel {}",
-                SCENARIO_LIMIT.as_secs(),
-                core.step,
-                core.script,
-                if kernel_result.is_some() {
-                    "done"
-                } else {
-                    "not done"
-                }
-            ));
-        }
+    let mut run = Run {
+        now: clock.now(),
+        stacks: [
+            core,
+            Box::new(KernelHost {
+                port: Rc::clone(port),
+            }),
+        ],
+        net: Network::new(models, decider, false, trace),
+    };
+    let mut sides = Sides {
+        core: side,
+        kernel: Some(kernel),
+        kernel_done: false,
+        port: Rc::clone(port),
+        error: None,
+        lost: 0,
+        duplicated: 0,
+        bad_options: Vec::new(),
+        kernel_offers: Vec::new(),
+    };
+    run.run_on(&mut clock, &mut sides, Instant::ZERO + SCENARIO_LIMIT);
+    let secs = clock.start.elapsed().as_secs_f64();
+    let record = run.net.finish();
+    if let Some(e) = sides.error {
+        return Err(e);
     }
-    if !b.bad_options.is_empty() {
-        return Err(b.bad_options.join("; "));
+    if !sides.bad_options.is_empty() {
+        return Err(sides.bad_options.join("; "));
     }
-    let secs = b.start.elapsed().as_secs_f64();
-    let (lost, duplicated, offers) = (b.lost, b.duplicated, b.kernel_offers.clone());
-    let record = b.net.finish();
-    let packets = record.packets;
     if let Some(e) = record.trace.pcap_error {
         return Err(format!("pcap: {e}"));
     }
     Ok(Outcome {
-        packets,
-        lost,
-        duplicated,
+        packets: record.packets,
+        lost: sides.lost,
+        duplicated: sides.duplicated,
         secs,
         pcap,
-        offers,
+        offers: sides.kernel_offers,
     })
 }

@@ -10,8 +10,9 @@
 //! Inside, the kernel is 10.77.0.1 on the TUN device `synack0` and synack-core is 10.77.0.2,
 //! on the far side of the device: every packet the kernel sends to 10.77.0.2 is read from the
 //! device and handed to synack-core, and what synack-core sends is written to the device. The
-//! kernel side of each scenario is plain `std::net` on a thread; synack-core runs on the main
-//! thread, in real time (this is the one part of synack whose clock is the wall clock). With
+//! kernel side of each scenario is plain `std::net` on a thread; synack-core and the kernel's
+//! packets are hosts of the harness's one event loop (`crate::sim::Run`), run here on the wall
+//! clock (this is the one part of synack whose clock is the wall clock). With
 //! faults, the simulator's fault model draws a decision for every packet crossing the device,
 //! in both directions, from a seeded ChaCha stream: loss, duplication and reordering. Every run
 //! writes a pcap of both directions as they left their sender.
@@ -217,11 +218,12 @@ pub fn run_inside(opts: &Options) -> Result<Report, Error> {
     let tun = tun::create(&config)
         .map_err(|e| Error::cannot_run(format!("cannot create {TUN_NAME}: {e}")))?;
     std::fs::create_dir_all(&opts.pcap_dir).map_err(|e| Error::file(&opts.pcap_dir, e))?;
+    let port = std::rc::Rc::new(boundary::Port::new(tun));
     let scenarios = chosen
         .into_iter()
         .map(|(i, s)| ScenarioResult {
             name: s.name.clone(),
-            outcome: boundary::play(&tun, opts, i, s),
+            outcome: boundary::play(&port, opts, i, s),
         })
         .collect();
     Ok(Report {

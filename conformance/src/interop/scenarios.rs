@@ -1,14 +1,16 @@
 //! The interop scenarios and the two sides that play them: the kernel's, with `std::net` on a
-//! thread of its own, and synack-core's, the same script driven by its events.
+//! thread of its own, and synack-core's, the same script driven by its events through
+//! `TcpStack`.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::time::Duration;
 
-use synack_core::{Endpoint, Event, Instant, SocketId, State, UserError};
+use synack_core::{Event, Instant, SocketId, State, UserError};
 
 use super::{CORE, SCENARIO_LIMIT};
 use crate::sim::workload::{fill_pattern, first_mismatch};
+use crate::stacks::TcpStack;
 
 /// Who does what at the end of a scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,7 +279,7 @@ pub(super) struct CoreSide {
 }
 
 impl CoreSide {
-    pub(super) fn on_event(&mut self, ep: &mut Endpoint, id: SocketId, e: Event) {
+    pub(super) fn on_event(&mut self, ep: &mut dyn TcpStack, id: SocketId, e: Event) {
         match e {
             Event::Incoming if Some(id) == self.listener => {
                 if let Ok(Some(c)) = ep.accept(id) {
@@ -292,7 +294,7 @@ impl CoreSide {
     }
 
     /// Makes what progress it can; errors end the scenario.
-    pub(super) fn step(&mut self, ep: &mut Endpoint, now: Instant) -> Result<(), String> {
+    pub(super) fn step(&mut self, ep: &mut dyn TcpStack, now: Instant) -> Result<(), String> {
         let Some(id) = self.sock else {
             return Ok(());
         };
@@ -363,9 +365,9 @@ impl CoreSide {
         Ok(())
     }
 
-    pub(super) fn connected(&self, ep: &Endpoint, id: SocketId) -> bool {
+    pub(super) fn connected(&self, ep: &dyn TcpStack, id: SocketId) -> bool {
         match ep.status(id) {
-            Ok(s) => s.state != State::SynSent && s.state != State::SynReceived,
+            Ok(s) => s != State::SynSent && s != State::SynReceived,
             Err(_) => true,
         }
     }

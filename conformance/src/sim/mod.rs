@@ -282,8 +282,8 @@ pub trait Users {
     fn next_call(&self) -> Option<Instant> {
         None
     }
-    /// Host `from` sent `segment`.
-    fn sent(&mut self, _from: usize, _segment: &Summary) {}
+    /// Host `from` sent `segment`, and the network decided its fate.
+    fn sent(&mut self, _from: usize, _segment: &Summary, _decision: &Decision) {}
     /// `segment` is about to reach host `to`, intact.
     fn arriving(&mut self, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
     /// Host `host`'s timers are about to run.
@@ -298,9 +298,28 @@ pub trait Users {
     fn stalled(&mut self, _now: Instant, _why: &str, _stacks: &Stacks) {}
 }
 
-/// The one event loop: the stacks, the network and the virtual clock.
+/// How the event loop's time moves on.
+pub trait Clock {
+    /// Moves time on from `now`, towards `next` (the next scripted call, arrival or timer; `None`
+    /// if nothing is scheduled), and returns the new time; `None` ends the run with nothing
+    /// left to happen.
+    fn advance(&mut self, now: Instant, next: Option<Instant>) -> Option<Instant>;
+}
+
+/// Virtual time: the clock jumps to the next event, so that waiting out TIME-WAIT or an RTO
+/// backoff costs nothing. Every simulated run uses it.
+pub struct VirtualClock;
+
+impl Clock for VirtualClock {
+    fn advance(&mut self, _now: Instant, next: Option<Instant>) -> Option<Instant> {
+        next
+    }
+}
+
+/// The one event loop: the stacks, the network and the clock (virtual in the simulator and
+/// the scripted figures, the wall clock at the interop boundary).
 pub struct Run {
-    /// Virtual time.
+    /// The time of the current step.
     pub now: Instant,
     /// The hosts' stacks.
     pub stacks: Stacks,
@@ -309,11 +328,18 @@ pub struct Run {
 }
 
 impl Run {
-    /// Runs until the users finish, nothing is left to happen, or `bound` passes. Each step:
-    /// the users act, the stacks transmit, their state changes are reported; then time jumps
-    /// to the next scripted call, arrival or timer. A scripted call goes before an arrival at
-    /// the same instant, an arrival before a timer.
+    /// Runs in virtual time until the users finish, nothing is left to happen, or `bound`
+    /// passes.
     pub fn run(&mut self, users: &mut dyn Users, bound: Instant) {
+        self.run_on(&mut VirtualClock, users, bound);
+    }
+
+    /// Runs on `clock` until the users finish, nothing is left to happen, or `bound` passes.
+    /// Each step: the users act, the stacks transmit, their state changes are reported; then
+    /// the clock moves on to the next scripted call, arrival or timer, and the earliest that is
+    /// due happens. A scripted call goes before an arrival at the same instant, an arrival
+    /// before a timer.
+    pub fn run_on(&mut self, clock: &mut dyn Clock, users: &mut dyn Users, bound: Instant) {
         let mut transitions = Vec::new();
         let mut timer_fired = [false; 2];
         loop {
@@ -336,7 +362,7 @@ impl Run {
                 .into_iter()
                 .flatten()
                 .min();
-            let Some(next) = next else {
+            let Some(next) = clock.advance(self.now, next) else {
                 let why = "nothing left to happen (no packet in flight, no timer)";
                 users.stalled(self.now, why, &self.stacks);
                 return;
@@ -351,7 +377,12 @@ impl Run {
                 return;
             }
             self.now = self.now.max(next);
-            if users.next_call().is_some_and(|t| t <= self.now) {
+            // On the wall clock several may be due at once: the earliest goes first.
+            let arrival = self.net.next_arrival();
+            if users
+                .next_call()
+                .is_some_and(|t| t <= self.now && arrival.is_none_or(|a| t <= a))
+            {
                 continue;
             }
             if let Some(a) = self.net.pop_due(self.now) {
@@ -382,7 +413,7 @@ impl Run {
                 }
                 let sent = self.net.send(self.now, h, buf, stacks_of(&self.stacks));
                 if let Ok(s) = &sent.summary {
-                    users.sent(h, s);
+                    users.sent(h, s, &sent.decision);
                 }
             }
         }
@@ -407,7 +438,7 @@ impl Users for Checked {
         });
     }
 
-    fn sent(&mut self, from: usize, segment: &Summary) {
+    fn sent(&mut self, from: usize, segment: &Summary, _decision: &Decision) {
         self.coverage.sent(from, segment);
     }
 
