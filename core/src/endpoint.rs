@@ -431,8 +431,9 @@ impl Endpoint {
                 break;
             };
             if let Some(seg) = tcb.poll_segment(now) {
-                let (local, remote) = (tcb.local, tcb.remote);
-                self.emit(now, Some(id), local, remote, &seg, out);
+                let data = tcb.data_slices(seg.seq, seg.data_len);
+                let segment = write_packet(self.ip_id, tcb.local, tcb.remote, &seg, data, out);
+                self.emitted(now, Some(id), segment);
                 return true;
             }
             next = self
@@ -455,34 +456,19 @@ impl Endpoint {
         seg: &OutSegment,
         out: &mut Vec<u8>,
     ) {
-        let mut ip = Ipv4Header::new(*local.ip(), *remote.ip());
-        ip.identification = self.ip_id;
+        let segment = write_packet(self.ip_id, local, remote, seg, [&[], &[]], out);
+        self.emitted(now, socket, segment);
+    }
+
+    /// Counts and logs a packet just written.
+    fn emitted(&mut self, now: Instant, socket: Option<SocketId>, segment: SegmentSummary) {
         self.ip_id = self.ip_id.wrapping_add(1);
-        let options = seg.mss.map(|m| vec![TcpOption::Mss(m)]).unwrap_or_default();
-        let mut tcp = TcpHeader::new(local.port(), remote.port(), seg.seq, seg.ack, seg.flags)
-            .with_options(options);
-        tcp.window = seg.window;
-        let packet = Packet {
-            ip,
-            tcp,
-            payload: &seg.payload,
-        };
         self.stats.packets_out += 1;
         self.observe(Observation::SegmentOut {
             at: now,
             socket,
-            segment: SegmentSummary {
-                src: local,
-                dst: remote,
-                seq: seg.seq,
-                ack: seg.ack,
-                flags: seg.flags,
-                window: seg.window,
-                len: seg.payload.len() as u32,
-            },
+            segment,
         });
-        // A segment we formed always fits: at most one MSS (u16) of data and one option.
-        let _ = packet.emit(out);
     }
 
     /// The next event for the user, if any.
@@ -591,5 +577,42 @@ impl Endpoint {
             socket,
             reason,
         });
+    }
+}
+
+/// Writes `seg`, with `data` (its octets, in parts) after the header, as one IPv4 packet into
+/// `out`, and returns its summary.
+fn write_packet(
+    ip_id: u16,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seg: &OutSegment,
+    data: [&[u8]; 2],
+    out: &mut Vec<u8>,
+) -> SegmentSummary {
+    let mut ip = Ipv4Header::new(*local.ip(), *remote.ip());
+    ip.identification = ip_id;
+    let options = seg.mss.map(|m| vec![TcpOption::Mss(m)]).unwrap_or_default();
+    let mut tcp = TcpHeader::new(local.port(), remote.port(), seg.seq, seg.ack, seg.flags)
+        .with_options(options);
+    tcp.window = seg.window;
+    let len = data[0].len() + data[1].len();
+    // A segment we formed always fits: at most one MSS (u16) of data and one option.
+    let start = out.len();
+    if ip
+        .emit(tcp.header_len() + len, out)
+        .and_then(|()| tcp.emit_parts(ip.src, ip.dst, &data, out))
+        .is_err()
+    {
+        out.truncate(start);
+    }
+    SegmentSummary {
+        src: local,
+        dst: remote,
+        seq: seg.seq,
+        ack: seg.ack,
+        flags: seg.flags,
+        window: seg.window,
+        len: len as u32,
     }
 }

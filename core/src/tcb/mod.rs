@@ -59,7 +59,9 @@ pub(crate) struct OutSegment {
     pub flags: Flags,
     pub window: u16,
     pub mss: Option<u16>,
-    pub payload: Vec<u8>,
+    /// Octets of data: the TCB's send buffer from `seq` on (see `Tcb::data_slices`), copied
+    /// straight into the packet when it is written.
+    pub data_len: u32,
 }
 
 impl OutSegment {
@@ -75,7 +77,7 @@ impl OutSegment {
             },
             window: 0,
             mss: None,
-            payload: Vec::new(),
+            data_len: 0,
         }
     }
 }

@@ -105,7 +105,7 @@ impl Tcb {
     }
 
     /// A synchronized-state segment: <SEQ=seq><ACK=RCV.NXT><CTL=ACK|extra> with our window.
-    fn segment(&mut self, seq: SeqNum, extra: Flags, payload: Vec<u8>) -> OutSegment {
+    fn segment(&mut self, seq: SeqNum, extra: Flags, data_len: u32) -> OutSegment {
         self.ack_due = false;
         OutSegment {
             seq,
@@ -113,24 +113,28 @@ impl Tcb {
             flags: Flags::ACK | extra,
             window: self.advertise_window(),
             mss: None,
-            payload,
+            data_len,
         }
     }
 
-    /// The data octets of `[seq, seq + len)`, all of which are in the send buffer.
-    fn data_at(&self, seq: SeqNum, len: u32) -> Vec<u8> {
+    /// How many of the `len` octets from `seq` the send buffer holds (all of them, for what
+    /// `next_segment` asks).
+    fn data_len_at(&self, seq: SeqNum, len: u32) -> u32 {
+        let start = self.snd_buf_seq.distance_to(seq) as usize;
+        let end = (start + len as usize).min(self.send_buf.len());
+        (end - start.min(end)) as u32
+    }
+
+    /// The data octets of `[seq, seq + len)` in the send buffer, as the two parts of its ring
+    /// (either may be empty). A segment's data is copied from here into its packet, once.
+    pub(crate) fn data_slices(&self, seq: SeqNum, len: u32) -> [&[u8]; 2] {
         let start = self.snd_buf_seq.distance_to(seq) as usize;
         let end = (start + len as usize).min(self.send_buf.len());
         let start = start.min(end);
         let (a, b) = self.send_buf.as_slices();
-        let mut out = Vec::with_capacity(end - start);
-        if start < a.len() {
-            out.extend_from_slice(&a[start..end.min(a.len())]);
-        }
-        if end > a.len() {
-            out.extend_from_slice(&b[start.saturating_sub(a.len())..end - a.len()]);
-        }
-        out
+        let first = &a[start.min(a.len())..end.min(a.len())];
+        let second = &b[start.saturating_sub(a.len())..end.saturating_sub(a.len())];
+        [first, second]
     }
 
     /// The SYN or SYN,ACK (§3.10.1, §3.10.7.2, §3.10.7.3), with the MSS option (§3.7.1, MUST-14
@@ -152,14 +156,14 @@ impl Tcb {
             },
             window,
             mss: Some(self.config.mss),
-            payload: Vec::new(),
+            data_len: 0,
         }
     }
 
     /// The next segment to send, if any. Arms the timers that the segment needs.
     pub(crate) fn poll_segment(&mut self, now: Instant) -> Option<OutSegment> {
         let seg = self.next_segment(now)?;
-        let occupies = !seg.payload.is_empty() || seg.flags.intersects(Flags::SYN | Flags::FIN);
+        let occupies = seg.data_len > 0 || seg.flags.intersects(Flags::SYN | Flags::FIN);
         if occupies && !seg.flags.contains(Flags::RST) {
             // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
             // retransmission), if the timer is not running, start it running so that it will
@@ -197,7 +201,7 @@ impl Tcb {
             if self.state == State::SynReceived && self.ack_due {
                 // RFC 9293 §3.10.7.4 "First": an unacceptable segment (or a challenge) is
                 // answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, in SYN-RECEIVED too.
-                return Some(self.segment(self.snd_nxt, Flags::empty(), Vec::new()));
+                return Some(self.segment(self.snd_nxt, Flags::empty(), 0));
             }
             return None;
         }
@@ -219,7 +223,7 @@ impl Tcb {
             if self.may_send_data() && self.unsent() > 0 {
                 let seq = self.snd_nxt;
                 self.snd_nxt += 1;
-                let data = self.data_at(seq, 1);
+                let data = self.data_len_at(seq, 1);
                 return Some(self.segment(seq, Flags::empty(), data));
             }
         }
@@ -231,8 +235,7 @@ impl Tcb {
             if n > 0 {
                 let seq = self.snd_nxt;
                 let seg = self.segment_from(seq, n, true);
-                self.snd_nxt =
-                    seq + seg.payload.len() as u32 + u32::from(seg.flags.contains(Flags::FIN));
+                self.snd_nxt = seq + seg.data_len + u32::from(seg.flags.contains(Flags::FIN));
                 self.rtt.start_timing(self.snd_nxt, now);
                 return Some(seg);
             }
@@ -241,12 +244,12 @@ impl Tcb {
                 let seq = self.snd_nxt;
                 self.snd_nxt += 1;
                 self.rtt.start_timing(self.snd_nxt, now);
-                return Some(self.segment(seq, Flags::FIN, Vec::new()));
+                return Some(self.segment(seq, Flags::FIN, 0));
             }
         }
         if self.ack_due {
             // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-            return Some(self.segment(self.snd_nxt, Flags::empty(), Vec::new()));
+            return Some(self.segment(self.snd_nxt, Flags::empty(), 0));
         }
         None
     }
@@ -261,7 +264,7 @@ impl Tcb {
             0
         };
         let n = len.min(data_left).min(u32::from(self.snd_mss));
-        let data = self.data_at(seq, n);
+        let data = self.data_len_at(seq, n);
         let fin = self.fin_queued && seq + n == self.fin_seq() && (new || self.fin_sent());
         self.segment(seq, if fin { Flags::FIN } else { Flags::empty() }, data)
     }

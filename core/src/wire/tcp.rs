@@ -190,19 +190,31 @@ impl TcpHeader {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), WireError> {
+        self.emit_parts(src, dst, &[payload], out)
+    }
+
+    /// As [`TcpHeader::emit`], with the data given in parts (the two halves of a ring buffer,
+    /// say), which follow the header in order.
+    pub fn emit_parts(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        parts: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) -> Result<(), WireError> {
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let header_len = self.header_len();
         if !(MIN_HEADER_LEN..=MAX_HEADER_LEN).contains(&header_len)
             || options::options_len(&self.options) > header_len - MIN_HEADER_LEN
         {
             return Err(WireError::BadDataOffset {
                 data_offset: self.data_offset,
-                segment_len: header_len + payload.len(),
+                segment_len: header_len + payload_len,
             });
         }
-        let tcp_len =
-            u16::try_from(header_len + payload.len()).map_err(|_| WireError::TooLong {
-                len: header_len + payload.len(),
-            })?;
+        let tcp_len = u16::try_from(header_len + payload_len).map_err(|_| WireError::TooLong {
+            len: header_len + payload_len,
+        })?;
         let start = out.len();
         out.extend_from_slice(&self.src_port.to_be_bytes());
         out.extend_from_slice(&self.dst_port.to_be_bytes());
@@ -220,7 +232,9 @@ impl TcpHeader {
         // RFC 9293 §3.1: "The TCP header padding is used to ensure that the TCP header ends,
         // and data begins, on a 32-bit boundary. The padding is composed of zeros."
         out.resize(start + header_len, 0);
-        out.extend_from_slice(payload);
+        for part in parts {
+            out.extend_from_slice(part);
+        }
         let sum = Checksum::new()
             .add_pseudo_header(src, dst, tcp_len)
             .add(&out[start..])
