@@ -6,10 +6,18 @@
 //! Sweep reports, the CLI and the tests all take the replay command from here, so it is
 //! written once.
 
+use serde::Serialize;
+
 use crate::net::faults::Profile as Faults;
 use crate::sim::workload::{Kind, Workload};
 use crate::sim::{RunSpec, DEFAULT_MAX_BYTES};
 use crate::stacks::{Pairing, StackFactory, TcpStack};
+use crate::Error;
+
+/// The largest transfer a run may make, in octets (1 GiB): `--max-bytes`, `--transfer` and a
+/// regression file's workload are held to it, so that a typing error is refused rather than
+/// run for hours.
+pub const MAX_TRANSFER: u64 = 1 << 30;
 
 /// Everything besides the seed that decides a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +49,74 @@ impl Default for RunConfig {
     }
 }
 
+/// A run's configuration as a sweep report records it: enough, with a seed, to rebuild the
+/// run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigRecord {
+    /// The fault profile.
+    pub faults: String,
+    /// The TCP profile.
+    pub profile: String,
+    /// The stacks, `CLIENT,SERVER`.
+    pub stacks: String,
+    /// The workload kind, if not drawn.
+    pub workload: Option<String>,
+    /// Largest transfer of a drawn workload.
+    pub max_bytes: u64,
+    /// The fixed bulk transfer, if any.
+    pub transfer: Option<u64>,
+    /// The planted bug, if any.
+    pub plant: Option<String>,
+}
+
 impl RunConfig {
+    /// Checks every setting against its bound; the error names the argument and the bound.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.max_bytes == 0 || self.max_bytes > MAX_TRANSFER {
+            return Err(Error::parse(
+                "--max-bytes",
+                format!(
+                    "{} is out of bounds: expected 1 to {MAX_TRANSFER} octets",
+                    self.max_bytes
+                ),
+            ));
+        }
+        if let Some(n) = self.transfer {
+            if n > MAX_TRANSFER {
+                return Err(Error::parse(
+                    "--transfer",
+                    format!("{n} is out of bounds: expected at most {MAX_TRANSFER} octets"),
+                ));
+            }
+            if self.workload.is_some() {
+                return Err(Error::parse(
+                    "--transfer",
+                    "cannot be combined with --workload: --transfer is a fixed bulk workload",
+                ));
+            }
+            if self.max_bytes != DEFAULT_MAX_BYTES {
+                return Err(Error::parse(
+                    "--transfer",
+                    "cannot be combined with --max-bytes, which bounds drawn workloads only",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration as a report records it.
+    pub fn record(&self) -> ConfigRecord {
+        ConfigRecord {
+            faults: self.faults.name().to_string(),
+            profile: self.profile.name().to_string(),
+            stacks: self.stacks.names(),
+            workload: self.workload.map(|w| w.to_string()),
+            max_bytes: self.max_bytes,
+            transfer: self.transfer,
+            plant: self.stacks.plant.map(|b| b.to_string()),
+        }
+    }
+
     /// The run of `seed`.
     pub fn spec(&self, seed: u64) -> RunSpec {
         RunSpec {

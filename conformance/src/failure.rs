@@ -22,6 +22,8 @@ pub enum Oracle {
     Liveness,
     /// The implementation panicked.
     Panic,
+    /// The same run, made twice, left two different traces.
+    Determinism,
 }
 
 impl fmt::Display for Oracle {
@@ -32,6 +34,7 @@ impl fmt::Display for Oracle {
             Oracle::OrderlyClose => "orderly close",
             Oracle::Liveness => "liveness",
             Oracle::Panic => "panic",
+            Oracle::Determinism => "determinism",
         })
     }
 }

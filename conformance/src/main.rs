@@ -104,9 +104,9 @@ struct CorpusArgs {
     /// Fault profile of the runs (chaos includes corrupted packets).
     #[arg(long, default_value = "chaos")]
     faults: Faults,
-    /// Most packets to write.
-    #[arg(long, default_value_t = 24)]
-    max: usize,
+    /// Most packets to write (1 to 10000).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    max: u16,
     /// Folder to write them to.
     #[arg(long, default_value = "corpus/wire")]
     out: PathBuf,
@@ -124,11 +124,13 @@ struct TableArgs {
     /// Output: md (markdown), dot (Graphviz), or figures (the Figure 5/6 transitions).
     #[arg(long, default_value = "md", value_parser = ["md", "dot", "figures"])]
     format: String,
-    /// Compare with the reference table instead; exits 1 on an unexplained difference.
-    #[arg(long)]
+    /// Compare with the reference table instead (markdown only); exits 1 on an unexplained
+    /// difference of synack-core's.
+    #[arg(long, conflicts_with = "format")]
     diff: bool,
-    /// Print the reference table instead of the generated one.
-    #[arg(long, conflicts_with = "diff")]
+    /// Print the reference table instead of the generated one (it is the same for every
+    /// stack).
+    #[arg(long, conflicts_with_all = ["diff", "stack"])]
     reference: bool,
 }
 
@@ -141,14 +143,16 @@ struct RunArgs {
     #[arg(long, default_value = "rfc9293", value_parser = parse_profile)]
     profile: synack_core::Profile,
     /// Workload (drawn per seed if not given): bulk, request-response, half-close,
-    /// simultaneous-open, simultaneous-close, abort, many-connections.
+    /// simultaneous-open, simultaneous-close, abort, many-connections, impatient,
+    /// passive-send, early-close.
     #[arg(long)]
     workload: Option<Kind>,
-    /// Largest transfer a drawn workload makes, in octets.
+    /// Largest transfer a drawn workload makes, in octets (1 to 1 GiB).
     #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
     max_bytes: u64,
-    /// Instead of a drawn workload, one bulk transfer of this many octets from A to B.
-    #[arg(long)]
+    /// Instead of a drawn workload, one bulk transfer of this many octets from A to B (at most
+    /// 1 GiB).
+    #[arg(long, conflicts_with_all = ["workload", "max_bytes"])]
     transfer: Option<u64>,
     /// The stacks of the client and the server, as CLIENT,SERVER (see `synack bench --help`
     /// for the names).
@@ -186,7 +190,7 @@ struct SweepArgs {
     seeds: std::ops::Range<u64>,
     #[command(flatten)]
     run: RunArgs,
-    /// Threads (default: all cores).
+    /// Threads, 1 to 1024 (default: all cores; never more than there are seeds).
     #[arg(long)]
     jobs: Option<usize>,
     /// Run only shard K of N (seeds with seed % N == K), as K/N.
@@ -208,8 +212,9 @@ struct ReplayArgs {
     /// The seed.
     #[arg(long, required_unless_present = "regression")]
     seed: Option<u64>,
-    /// Replay a regression file (its seed and fault schedule) instead.
-    #[arg(long, conflicts_with = "seed")]
+    /// Replay a regression file instead: its seed, profiles, workload, stacks and fault
+    /// schedule, so no other run setting may be given with it.
+    #[arg(long, conflicts_with_all = ["seed", "faults", "profile", "workload", "max_bytes", "transfer", "stacks", "plant"])]
     regression: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
@@ -231,9 +236,12 @@ struct ShrinkArgs {
     seed: u64,
     #[command(flatten)]
     run: RunArgs,
-    /// Where to write the regression file.
+    /// Where to write the regression file (a relative folder is taken from where synack runs).
     #[arg(long, default_value = "corpus/schedules")]
     out: PathBuf,
+    /// Replace a regression file of the same name.
+    #[arg(long)]
+    force: bool,
 }
 
 /// `println!` that stops quietly when stdout is closed (`synack ... | head`), instead of
@@ -321,12 +329,22 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         shard: a.shard,
         check_determinism: a.check_determinism,
     };
+    opts.validate()?;
+    // The report's file is created before the sweep, so that a path that cannot be written
+    // fails at once rather than after every seed has run.
+    let report_file = match &a.report {
+        Some(path) => Some(
+            std::fs::File::create(path).map_err(|e| format!("--report {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     let started = WallClock::now();
     let report = sweep_with_progress(&opts, &run)?;
     let secs = started.elapsed().as_secs_f64();
-    if let Some(path) = &a.report {
+    if let (Some(mut file), Some(path)) = (report_file, &a.report) {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        file.write_all((text + "\n").as_bytes())
+            .map_err(|e| format!("--report {}: {e}", path.display()))?;
     }
     say!(
         "{} seeds of {} faults under {} in {secs:.1}s ({:.0} seeds/s, {:.0} packets/s){}",
@@ -367,26 +385,38 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         }
     }
     say!("{} passed, {} failed", report.passed, report.failed);
-    Ok(report.failed == 0 && (!a.require_coverage || c.figure_5_never.is_empty()))
+    let coverage_ok = !a.require_coverage || c.figure_5_never.is_empty();
+    if !coverage_ok {
+        say!(
+            "FAILED --require-coverage: {} of 20 Figure 5 transitions never exercised: {}",
+            c.figure_5_never.len(),
+            c.figure_5_never.join("; ")
+        );
+    }
+    Ok(report.failed == 0 && coverage_ok)
 }
 
 fn replay(a: &ReplayArgs) -> Result<bool, String> {
-    let (spec, plant) = match &a.regression {
-        Some(path) => (Regression::load(path)?.spec()?, a.run.plant),
-        None => (a.run.config().spec(a.seed.unwrap_or(0)), a.run.plant),
+    let (spec, run) = match &a.regression {
+        Some(path) => {
+            let r = Regression::load(path)?;
+            let run = RunConfig {
+                stacks: r.pairing()?,
+                ..a.run.config()
+            };
+            (r.spec()?, run)
+        }
+        None => {
+            let run = a.run.config();
+            run.validate()?;
+            (run.spec(a.seed.unwrap_or(0)), run)
+        }
     };
     let options = TraceOptions {
         keep_events: a.trace || a.json.is_some(),
         keep_schedule: false,
         keep_packets: false,
         pcap: a.pcap.clone(),
-    };
-    let run = RunConfig {
-        stacks: Pairing {
-            plant,
-            ..a.run.stacks
-        },
-        ..a.run.config()
     };
     let result = sim::run_with(&spec, &options, &run.factory())?;
     if a.trace {
@@ -437,9 +467,10 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
 
 fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     let run = a.run.config();
+    run.validate()?;
     let spec = run.spec(a.seed);
     let shrunk = shrink::shrink(&spec, &run.factory())?;
-    let path = shrink::write_regression(&spec, &shrunk, &a.out)?;
+    let path = shrink::write_regression(&spec, &run, &shrunk, &a.out, a.force)?;
     say!(
         "seed {}: {} fault decisions shrunk to {} in {} runs",
         a.seed,
@@ -503,7 +534,7 @@ fn bench(a: &BenchArgs) -> Result<bool, String> {
 
 fn corpus_export(a: &CorpusArgs) -> Result<bool, String> {
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
-    let packets = synack::fuzzing::wire_seeds(a.seeds.clone(), a.faults, a.max);
+    let packets = synack::fuzzing::wire_seeds(a.seeds.clone(), a.faults, usize::from(a.max));
     for (i, p) in packets.iter().enumerate() {
         let path = a.out.join(format!("sim-{}-{i:02}", a.faults));
         std::fs::write(&path, p).map_err(|e| format!("{}: {e}", path.display()))?;

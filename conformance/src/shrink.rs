@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{RunConfig, MAX_TRANSFER};
 use crate::net::faults::{self, Decision, PacketKey, Schedule};
 use crate::sim::oracle::{Failure, Oracle};
-use crate::sim::workload::Workload;
+use crate::sim::workload::{Step, Workload};
 use crate::sim::{self, RunSpec};
-use crate::stacks::StackFactory;
+use crate::stacks::planted::Bug;
+use crate::stacks::{Pairing, StackFactory};
 use crate::sweep::run_caught;
 use crate::trace::TraceOptions;
 use crate::Error;
@@ -32,13 +34,104 @@ pub struct Regression {
     pub workload: Workload,
     /// Largest drawn transfer.
     pub max_bytes: u64,
+    /// The stacks, `CLIENT,SERVER` (files from before it was recorded ran core,core).
+    #[serde(default = "core_pair")]
+    pub stacks: String,
+    /// A bug planted in both stacks, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plant: Option<String>,
     /// The oracle that failed, and how.
     pub failure: String,
     /// The fault decisions, by packet.
     pub schedule: Vec<(PacketKey, Decision)>,
 }
 
+fn core_pair() -> String {
+    "core,core".to_string()
+}
+
+/// The most connections a regression's workload may hold: the most a drawn workload makes.
+pub const MAX_CONNECTIONS: usize = 100;
+
 impl Regression {
+    /// The stacks this regression runs on, with the planted bug.
+    pub fn pairing(&self) -> Result<Pairing, Error> {
+        let mut p =
+            Pairing::parse(&self.stacks).map_err(|e| Error::parse("regression field stacks", e))?;
+        p.plant = match &self.plant {
+            None => None,
+            Some(b) => Some(
+                b.parse::<Bug>()
+                    .map_err(|e| Error::parse("regression field plant", e))?,
+            ),
+        };
+        Ok(p)
+    }
+
+    /// Checks every field against its bound before anything runs.
+    pub fn validate(&self) -> Result<(), Error> {
+        let conns = &self.workload.conns;
+        if conns.is_empty() || conns.len() > MAX_CONNECTIONS {
+            return Err(Error::parse(
+                "regression field workload.conns",
+                format!(
+                    "{} connections: expected 1 to {MAX_CONNECTIONS}",
+                    conns.len()
+                ),
+            ));
+        }
+        let mut ports: Vec<u16> = conns.iter().map(|c| c.client_port).collect();
+        ports.sort_unstable();
+        if let Some(w) = ports.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::parse(
+                "regression field workload.conns",
+                format!(
+                    "two connections from client port {}: each connection needs a port of its own",
+                    w[0]
+                ),
+            ));
+        }
+        let mut total: u64 = 0;
+        for (i, c) in conns.iter().enumerate() {
+            for (side, script) in [("client", &c.client), ("server", &c.server)] {
+                let place = format!("regression field workload.conns[{i}].{side}");
+                for chunk in [script.write_chunk, script.read_chunk] {
+                    if chunk == 0 || chunk > 1 << 20 {
+                        return Err(Error::parse(
+                            place,
+                            format!("a chunk of {chunk} octets: expected 1 to {}", 1 << 20),
+                        ));
+                    }
+                }
+                for step in &script.steps {
+                    if let Step::WriteTo(n) | Step::ReadTo(n) = step {
+                        if *n > MAX_TRANSFER {
+                            return Err(Error::parse(
+                                place,
+                                format!("{n} octets: expected at most {MAX_TRANSFER}"),
+                            ));
+                        }
+                    }
+                }
+                total = total.saturating_add(script.total_written());
+            }
+        }
+        if total > MAX_TRANSFER {
+            return Err(Error::parse(
+                "regression field workload",
+                format!("{total} octets written in all: expected at most {MAX_TRANSFER}"),
+            ));
+        }
+        if self.max_bytes == 0 || self.max_bytes > MAX_TRANSFER {
+            return Err(Error::parse(
+                "regression field max_bytes",
+                format!("{}: expected 1 to {MAX_TRANSFER}", self.max_bytes),
+            ));
+        }
+        self.pairing()?;
+        Ok(())
+    }
+
     /// The run this regression replays.
     pub fn spec(&self) -> Result<RunSpec, Error> {
         let faults: faults::Profile = self
@@ -56,11 +149,19 @@ impl Regression {
         })
     }
 
-    /// Reads a regression file.
+    /// Reads a regression file and checks its fields.
     pub fn load(path: &Path) -> Result<Regression, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::parse(format!("{}:{}:{}", path.display(), e.line(), e.column()), e))
+        let r: Regression = serde_json::from_str(&text).map_err(|e| {
+            Error::parse(format!("{}:{}:{}", path.display(), e.line(), e.column()), e)
+        })?;
+        r.validate().map_err(|e| match e {
+            Error::Parse { location, message } => {
+                Error::parse(format!("{}: {location}", path.display()), message)
+            }
+            other => other,
+        })?;
+        Ok(r)
     }
 }
 
@@ -177,8 +278,15 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Error
     })
 }
 
-/// Writes a regression file for a shrunk run under `dir`; returns its path.
-pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<PathBuf, Error> {
+/// Writes a regression file for a shrunk run of `config` under `dir`; returns its path. An
+/// existing file is replaced only if `force`.
+pub fn write_regression(
+    spec: &RunSpec,
+    config: &RunConfig,
+    shrunk: &Shrunk,
+    dir: &Path,
+    force: bool,
+) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
     let oracle = match shrunk.failure.oracle {
         Oracle::StreamIntegrity => "stream-integrity",
@@ -186,6 +294,7 @@ pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<P
         Oracle::OrderlyClose => "orderly-close",
         Oracle::Liveness => "liveness",
         Oracle::Panic => "panic",
+        Oracle::Determinism => "determinism",
     };
     let path = dir.join(format!(
         "{}-{}-seed{}-{}.json",
@@ -194,12 +303,20 @@ pub fn write_regression(spec: &RunSpec, shrunk: &Shrunk, dir: &Path) -> Result<P
         spec.seed,
         oracle
     ));
+    if path.exists() && !force {
+        return Err(Error::file(
+            &path,
+            "exists; give --force to replace it, or --out for another folder",
+        ));
+    }
     let reg = Regression {
         seed: spec.seed,
         faults: spec.faults.name().to_string(),
         profile: spec.profile.name().to_string(),
         workload: shrunk.workload.clone(),
         max_bytes: spec.max_bytes,
+        stacks: config.stacks.names(),
+        plant: config.stacks.plant.map(|b| b.to_string()),
         failure: shrunk.failure.to_string(),
         schedule: shrunk.schedule.iter().map(|(k, v)| (*k, *v)).collect(),
     };

@@ -17,7 +17,7 @@ use synack_core::{Instant, State};
 
 use crate::rfc::{figures, Event};
 
-use crate::config::RunConfig;
+use crate::config::{ConfigRecord, RunConfig};
 use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::{self, workload::Kind, RunResult, RunSpec};
 use crate::stacks::StackFactory;
@@ -38,6 +38,49 @@ pub struct SweepOptions {
     pub shard: Option<(u64, u64)>,
     /// Run every seed twice and compare trace hashes.
     pub check_determinism: bool,
+}
+
+/// The most threads a sweep starts.
+pub const MAX_JOBS: usize = 1024;
+
+/// The version of the report's layout; it changes when a field changes meaning or goes.
+pub const REPORT_SCHEMA: u32 = 2;
+
+impl SweepOptions {
+    /// Checks the options against their bounds before anything runs: at least one seed to
+    /// run after sharding, 1 to [`MAX_JOBS`] threads, and the run's own bounds.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.run.validate()?;
+        if !(1..=MAX_JOBS).contains(&self.jobs) {
+            return Err(Error::parse(
+                "--jobs",
+                format!("{} is out of bounds: expected 1 to {MAX_JOBS}", self.jobs),
+            ));
+        }
+        if seeds(self).is_empty() {
+            let (place, why) = match self.shard {
+                Some((k, n)) if !self.seeds.is_empty() => (
+                    "--shard",
+                    format!(
+                        "shard {k}/{n} of seeds {}..{} holds no seed",
+                        self.seeds.start, self.seeds.end
+                    ),
+                ),
+                _ => (
+                    "--seeds",
+                    format!(
+                        "{}..{} holds no seed: END must be after START",
+                        self.seeds.start, self.seeds.end
+                    ),
+                ),
+            };
+            return Err(Error::parse(
+                place,
+                format!("{why}; a sweep of no seeds tests nothing"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One seed's outcome, as the report keeps it.
@@ -63,6 +106,9 @@ pub struct SeedOutcome {
     /// The known difference that explains the failure: the seed failed as expected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<&'static str>,
+    /// The command that replays this seed, for a seed that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
     /// State changes seen, for the coverage report.
     #[serde(skip)]
     pub transitions: BTreeMap<(State, State), u64>,
@@ -81,8 +127,14 @@ impl SeedOutcome {
 /// A sweep's report.
 #[derive(Clone, Debug, Serialize)]
 pub struct SweepReport {
+    /// The version of this layout ([`REPORT_SCHEMA`]).
+    pub schema: u32,
     /// `start..end`.
     pub seeds: String,
+    /// Everything besides the seed that decided each run.
+    pub config: ConfigRecord,
+    /// Whether every seed ran twice, its traces compared.
+    pub check_determinism: bool,
     /// Fault profile.
     pub faults: String,
     /// TCP profile.
@@ -204,6 +256,7 @@ fn outcome(r: &RunResult) -> SeedOutcome {
         failure: r.failure.clone(),
         known: r.known.clone(),
         expected: r.expected,
+        replay: None,
         transitions: r.transitions.clone(),
         cells: r.cells.clone(),
     }
@@ -225,6 +278,7 @@ fn failed(seed: u64, oracle: Oracle, message: String) -> SeedOutcome {
         }),
         known: Vec::new(),
         expected: None,
+        replay: None,
         transitions: BTreeMap::new(),
         cells: BTreeMap::new(),
     }
@@ -245,9 +299,12 @@ pub fn sweep(
     factory: StackFactory<'_>,
     progress: &(dyn Fn(usize, &SeedOutcome) + Sync),
 ) -> Result<SweepReport, Error> {
+    opts.validate()?;
     let seeds = seeds(opts);
+    // More threads than seeds would only wait.
+    let threads = opts.jobs.clamp(1, seeds.len().max(1));
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
+        .num_threads(threads)
         .build()
         .map_err(|e| Error::cannot_run(format!("cannot start {} threads: {e}", opts.jobs)))?;
     let done = AtomicUsize::new(0);
@@ -261,7 +318,7 @@ pub fn sweep(
                     let again = run_caught(&spec, factory);
                     if again.trace_hash != o.trace_hash || again.failure.is_some() {
                         o.failure = Some(Failure {
-                            oracle: Oracle::Panic,
+                            oracle: Oracle::Determinism,
                             at_ns: 0,
                             connection: None,
                             message: format!(
@@ -270,6 +327,9 @@ pub fn sweep(
                             ),
                         });
                     }
+                }
+                if o.failure.is_some() {
+                    o.replay = Some(opts.run.replay_command(seed));
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 progress(n, &o);
@@ -284,7 +344,10 @@ pub fn sweep(
     }
     let explained: usize = expected.values().sum();
     Ok(SweepReport {
+        schema: REPORT_SCHEMA,
         seeds: format!("{}..{}", opts.seeds.start, opts.seeds.end),
+        config: opts.run.record(),
+        check_determinism: opts.check_determinism,
         faults: opts.run.faults.name().to_string(),
         profile: opts.run.profile.name().to_string(),
         shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),

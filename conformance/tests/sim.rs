@@ -175,14 +175,32 @@ fn a_planted_bug_is_caught_replayed_and_shrunk() {
         first.failure.as_ref().map(|f| f.oracle)
     );
 
-    // The regression file replays: failing with the bug, passing without.
+    // The regression file records the planted bug and replays: failing with the bug as the
+    // file names it, passing without.
+    let config = RunConfig {
+        faults: Faults::Chaos,
+        max_bytes: 256 << 10,
+        stacks: synack::stacks::Pairing {
+            plant: Some(Bug::DropRetransmittedFin),
+            ..synack::stacks::Pairing::core()
+        },
+        ..RunConfig::default()
+    };
     let dir = std::env::temp_dir().join(format!("synack-regression-{}", std::process::id()));
-    let path = shrink::write_regression(&spec, &shrunk, &dir).unwrap();
+    let path = shrink::write_regression(&spec, &config, &shrunk, &dir, false).unwrap();
     let reg = Regression::load(&path).unwrap();
-    let with_bug = sim::run_with(&reg.spec().unwrap(), &TraceOptions::default(), &planted).unwrap();
+    let pairing = reg.pairing().unwrap();
+    assert_eq!(pairing.plant, Some(Bug::DropRetransmittedFin));
+    let as_recorded = |h, c, k| pairing.build(h, c, k);
+    let with_bug =
+        sim::run_with(&reg.spec().unwrap(), &TraceOptions::default(), &as_recorded).unwrap();
     assert!(with_bug.failure.is_some());
     let without = sim::run(&reg.spec().unwrap(), &TraceOptions::default()).unwrap();
     assert_eq!(without.failure, None);
+    // An existing file is not replaced unless asked.
+    let again = shrink::write_regression(&spec, &config, &shrunk, &dir, false);
+    assert!(again.is_err(), "overwrote {}", path.display());
+    assert!(shrink::write_regression(&spec, &config, &shrunk, &dir, true).is_ok());
     std::fs::remove_dir_all(dir).ok();
 }
 
