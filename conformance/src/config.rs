@@ -124,6 +124,8 @@ impl RunConfig {
             workload: self.workload,
             max_bytes: self.max_bytes,
             fixed: self.transfer.map(|n| Workload::fixed(Kind::Bulk, n, 0)),
+            transfer: self.transfer,
+            stacks: self.stacks,
             ..RunSpec::new(seed, self.faults)
         }
     }
@@ -145,30 +147,9 @@ impl RunConfig {
         move |host, config, key| self.build(host, config, key)
     }
 
-    /// The `synack replay` command that reproduces `seed`: every setting that differs from
-    /// the default is spelled out.
+    /// The `synack replay` command that reproduces `seed` (see [`RunSpec::replay_command`]).
     pub fn replay_command(&self, seed: u64) -> String {
-        let mut cmd = format!(
-            "synack replay --seed {seed} --faults {} --profile {}",
-            self.faults,
-            self.profile.name()
-        );
-        if let Some(w) = self.workload {
-            cmd.push_str(&format!(" --workload {w}"));
-        }
-        if self.max_bytes != DEFAULT_MAX_BYTES {
-            cmd.push_str(&format!(" --max-bytes {}", self.max_bytes));
-        }
-        if let Some(n) = self.transfer {
-            cmd.push_str(&format!(" --transfer {n}"));
-        }
-        if (self.stacks.client.name, self.stacks.server.name) != ("core", "core") {
-            cmd.push_str(&format!(" --stacks {}", self.stacks.names()));
-        }
-        if let Some(b) = self.stacks.plant {
-            cmd.push_str(&format!(" --plant {b}"));
-        }
-        cmd
+        self.spec(seed).replay_command()
     }
 }
 

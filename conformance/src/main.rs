@@ -470,7 +470,7 @@ fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
     run.validate()?;
     let spec = run.spec(a.seed);
     let shrunk = shrink::shrink(&spec, &run.factory())?;
-    let path = shrink::write_regression(&spec, &run, &shrunk, &a.out, a.force)?;
+    let path = shrink::write_regression(&spec, &shrunk, &a.out, a.force)?;
     say!(
         "seed {}: {} fault decisions shrunk to {} in {} runs",
         a.seed,

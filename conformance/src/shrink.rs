@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{RunConfig, MAX_TRANSFER};
+use crate::config::MAX_TRANSFER;
 use crate::net::faults::{self, Decision, PacketKey, Schedule};
 use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::workload::{Step, Workload};
@@ -145,6 +145,7 @@ impl Regression {
             fixed: Some(self.workload.clone()),
             max_bytes: self.max_bytes,
             schedule: Some(self.schedule.iter().cloned().collect()),
+            stacks: self.pairing()?,
             ..RunSpec::new(self.seed, faults)
         })
     }
@@ -278,11 +279,10 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Error
     })
 }
 
-/// Writes a regression file for a shrunk run of `config` under `dir`; returns its path. An
-/// existing file is replaced only if `force`.
+/// Writes a regression file for a shrunk run under `dir`; returns its path. An existing file
+/// is replaced only if `force`.
 pub fn write_regression(
     spec: &RunSpec,
-    config: &RunConfig,
     shrunk: &Shrunk,
     dir: &Path,
     force: bool,
@@ -315,8 +315,8 @@ pub fn write_regression(
         profile: spec.profile.name().to_string(),
         workload: shrunk.workload.clone(),
         max_bytes: spec.max_bytes,
-        stacks: config.stacks.names(),
-        plant: config.stacks.plant.map(|b| b.to_string()),
+        stacks: spec.stacks.names(),
+        plant: spec.stacks.plant.map(|b| b.to_string()),
         failure: shrunk.failure.to_string(),
         schedule: shrunk.schedule.iter().map(|(k, v)| (*k, *v)).collect(),
     };

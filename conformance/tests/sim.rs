@@ -177,30 +177,31 @@ fn a_planted_bug_is_caught_replayed_and_shrunk() {
 
     // The regression file records the planted bug and replays: failing with the bug as the
     // file names it, passing without.
-    let config = RunConfig {
-        faults: Faults::Chaos,
-        max_bytes: 256 << 10,
+    let spec = RunSpec {
         stacks: synack::stacks::Pairing {
             plant: Some(Bug::DropRetransmittedFin),
             ..synack::stacks::Pairing::core()
         },
-        ..RunConfig::default()
+        ..spec
     };
     let dir = std::env::temp_dir().join(format!("synack-regression-{}", std::process::id()));
-    let path = shrink::write_regression(&spec, &config, &shrunk, &dir, false).unwrap();
+    let path = shrink::write_regression(&spec, &shrunk, &dir, false).unwrap();
     let reg = Regression::load(&path).unwrap();
     let pairing = reg.pairing().unwrap();
     assert_eq!(pairing.plant, Some(Bug::DropRetransmittedFin));
-    let as_recorded = |h, c, k| pairing.build(h, c, k);
-    let with_bug =
-        sim::run_with(&reg.spec().unwrap(), &TraceOptions::default(), &as_recorded).unwrap();
+    let with_bug = sim::run(&reg.spec().unwrap(), &TraceOptions::default()).unwrap();
     assert!(with_bug.failure.is_some());
-    let without = sim::run(&reg.spec().unwrap(), &TraceOptions::default()).unwrap();
+    let without = sim::run_with(
+        &reg.spec().unwrap(),
+        &TraceOptions::default(),
+        &synack::stacks::core::core_stack,
+    )
+    .unwrap();
     assert_eq!(without.failure, None);
     // An existing file is not replaced unless asked.
-    let again = shrink::write_regression(&spec, &config, &shrunk, &dir, false);
+    let again = shrink::write_regression(&spec, &shrunk, &dir, false);
     assert!(again.is_err(), "overwrote {}", path.display());
-    assert!(shrink::write_regression(&spec, &config, &shrunk, &dir, true).is_ok());
+    assert!(shrink::write_regression(&spec, &shrunk, &dir, true).is_ok());
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -28,7 +28,7 @@ use synack_core::{Config, Instant, State};
 use crate::net::faults::{self, Decision, Schedule};
 use crate::net::{Decider, Network, Summary};
 use crate::reference::Event;
-use crate::stacks::{known, StackFactory, Transition};
+use crate::stacks::{known, Pairing, StackFactory, Transition};
 use crate::trace::{Trace, TraceEvent, TraceOptions};
 use crate::Error;
 use apps::{Apps, Ctx, Stacks};
@@ -82,6 +82,13 @@ pub struct RunSpec {
     /// [`DECISIONS_PHASE`], are delivered intact and on time.
     #[serde(skip)]
     pub decisions: Option<Vec<Decision>>,
+    /// The fixed bulk transfer from A to B that `--transfer` asked for; `fixed` holds it as a
+    /// workload.
+    pub transfer: Option<u64>,
+    /// The stacks of the two hosts, and a bug planted in both: [`run`] builds them, and the
+    /// replay command names them. ([`run_with`] takes a factory of its own.)
+    #[serde(skip)]
+    pub stacks: Pairing,
 }
 
 impl RunSpec {
@@ -97,7 +104,38 @@ impl RunSpec {
             schedule: None,
             fixed: None,
             decisions: None,
+            transfer: None,
+            stacks: Pairing::core(),
         }
+    }
+
+    /// The `synack replay` command that reproduces this run: every setting that differs from
+    /// the default is spelled out. Sweep output, sweep reports and the tests all take it from
+    /// here. (A run from a regression file replays with `--regression FILE`, and a run with
+    /// explicit decisions with its fuzz input; neither is a command line.)
+    pub fn replay_command(&self) -> String {
+        let mut cmd = format!(
+            "synack replay --seed {} --faults {} --profile {}",
+            self.seed,
+            self.faults,
+            self.profile.name()
+        );
+        if let Some(w) = self.workload {
+            cmd.push_str(&format!(" --workload {w}"));
+        }
+        if self.max_bytes != DEFAULT_MAX_BYTES {
+            cmd.push_str(&format!(" --max-bytes {}", self.max_bytes));
+        }
+        if let Some(n) = self.transfer {
+            cmd.push_str(&format!(" --transfer {n}"));
+        }
+        if (self.stacks.client.name, self.stacks.server.name) != ("core", "core") {
+            cmd.push_str(&format!(" --stacks {}", self.stacks.names()));
+        }
+        if let Some(b) = self.stacks.plant {
+            cmd.push_str(&format!(" --plant {b}"));
+        }
+        cmd
     }
 }
 
@@ -161,9 +199,10 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
-/// Runs one seed with synack-core on both hosts.
+/// Runs one seed on the stacks it names (`RunSpec::stacks`).
 pub fn run(spec: &RunSpec, trace: &TraceOptions) -> Result<RunResult, Error> {
-    run_with(spec, trace, &crate::stacks::core::core_stack)
+    let stacks = spec.stacks;
+    run_with(spec, trace, &move |h, c, k| stacks.build(h, c, k))
 }
 
 /// Runs one seed with the given stacks.
