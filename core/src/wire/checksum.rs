@@ -43,10 +43,20 @@ impl Checksum {
         // independence"): the little-endian sum of 32-bit words, folded to 16 bits, is the
         // big-endian 16-bit sum with its octets swapped (2^16 ≡ 1 and 256 × 256 ≡ 1 modulo
         // 2^16 - 1). The words are independent, so the compiler sums several at once.
-        let mut quads = bytes.chunks_exact(4);
-        let wide: u64 = (&mut quads)
-            .map(|q| u64::from(u32::from_le_bytes([q[0], q[1], q[2], q[3]])))
+        // Eight octets are read at once and their two 32-bit halves added, which the compiler
+        // turns into wide vector additions; each adds less than 2^33, so a u64 cannot
+        // overflow on any segment.
+        let mut octs = bytes.chunks_exact(8);
+        let mut wide: u64 = (&mut octs)
+            .map(|o| {
+                let x = u64::from_le_bytes([o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]]);
+                (x & 0xffff_ffff) + (x >> 32)
+            })
             .sum();
+        let mut quads = octs.remainder().chunks_exact(4);
+        for q in &mut quads {
+            wide += u64::from(u32::from_le_bytes([q[0], q[1], q[2], q[3]]));
+        }
         let mut folded = (wide & 0xffff_ffff) + (wide >> 32);
         while folded > 0xffff {
             folded = (folded & 0xffff) + (folded >> 16);
@@ -102,6 +112,25 @@ mod tests {
         let mut c = Checksum::new();
         c.add(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
         assert_eq!(c.finish(), !0xddf2);
+    }
+
+    #[test]
+    fn the_wide_sum_is_the_sum_of_16_bit_words_at_every_length() {
+        let data: Vec<u8> = (0u32..300)
+            .map(|i| (i.wrapping_mul(151) >> 2) as u8 ^ 0xa5)
+            .collect();
+        for len in 0..=data.len() {
+            let mut naive: u64 = data[..len]
+                .chunks(2)
+                .map(|w| u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+                .sum();
+            while naive > 0xffff {
+                naive = (naive & 0xffff) + (naive >> 16);
+            }
+            let mut c = Checksum::new();
+            c.add(&data[..len]);
+            assert_eq!(c.finish(), !(naive as u16), "length {len}");
+        }
     }
 
     #[test]
