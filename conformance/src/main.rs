@@ -205,6 +205,9 @@ struct SweepArgs {
     /// Fail if any transition of RFC 9293 Figure 5 was never exercised.
     #[arg(long)]
     require_coverage: bool,
+    /// Stop after N failures; the report holds the seeds in order up to the N-th.
+    #[arg(long, value_name = "N")]
+    max_failures: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -274,6 +277,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// Failures a sweep prints as they happen, before it only counts them.
+const LIVE_FAILURES: usize = 5;
+
+/// The failures of a sweep grouped by oracle: how many, the first seed of each with its
+/// message and replay command, then every failing seed.
+fn print_failures(report: &SweepReport) {
+    let mut groups: std::collections::BTreeMap<String, Vec<&SeedOutcome>> = Default::default();
+    for o in report.failures() {
+        if let Some(f) = &o.failure {
+            groups.entry(f.oracle.to_string()).or_default().push(o);
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    say!("failures by oracle:");
+    for (oracle, seeds) in &groups {
+        let first = seeds[0];
+        say!(
+            "  {oracle}: {} seed(s); first, seed {}: {}",
+            seeds.len(),
+            first.seed,
+            first
+                .failure
+                .as_ref()
+                .map_or(String::new(), |f| f.to_string())
+        );
+        if let Some(cmd) = &first.replay {
+            say!("    {cmd}");
+        }
+    }
+    let list: Vec<String> = report.failures().map(|o| o.seed.to_string()).collect();
+    say!("failing seeds: {}", list.join(" "));
+}
+
 fn sweep_with_progress(opts: &SweepOptions, run: &RunConfig) -> Result<SweepReport, String> {
     let total = sweep::seeds(opts).len();
     let terminal = std::io::stderr().is_terminal();
@@ -291,14 +329,22 @@ fn sweep_with_progress(opts: &SweepOptions, run: &RunConfig) -> Result<SweepRepo
         let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
         if let (Some(failure), true) = (&o.failure, o.unexplained()) {
             *f += 1;
-            let line = format!(
-                "seed {} failed: {failure}\n  {}",
-                o.seed,
-                run.replay_command(o.seed)
-            );
-            match &bar {
-                Some(b) => b.println(line),
-                None => eprintln!("{line}"),
+            // The first few as they come; all of them, grouped, at the end.
+            let line = match *f {
+                ..=LIVE_FAILURES => Some(format!(
+                    "seed {} failed: {failure}\n  {}",
+                    o.seed,
+                    run.replay_command(o.seed)
+                )),
+                n if n == LIVE_FAILURES + 1 => {
+                    Some("more failures: see the summary at the end".to_string())
+                }
+                _ => None,
+            };
+            match (&bar, line) {
+                (Some(b), Some(line)) => b.println(line),
+                (None, Some(line)) => eprintln!("{line}"),
+                _ => {}
             }
         }
         match &bar {
@@ -328,6 +374,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         jobs,
         shard: a.shard,
         check_determinism: a.check_determinism,
+        max_failures: a.max_failures,
     };
     opts.validate()?;
     // The report's file is created before the sweep, so that a path that cannot be written
@@ -341,11 +388,6 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
     let started = WallClock::now();
     let report = sweep_with_progress(&opts, &run)?;
     let secs = started.elapsed().as_secs_f64();
-    if let (Some(mut file), Some(path)) = (report_file, &a.report) {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        file.write_all((text + "\n").as_bytes())
-            .map_err(|e| format!("--report {}: {e}", path.display()))?;
-    }
     say!(
         "{} seeds of {} faults under {} in {secs:.1}s ({:.0} seeds/s, {:.0} packets/s){}",
         report.runs,
@@ -384,6 +426,14 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
             say!("  {}\n  {}", d.summary, d.rfc);
         }
     }
+    print_failures(&report);
+    if report.stopped_early {
+        say!(
+            "stopped after {} failures (--max-failures): the seeds after seed {} did not run",
+            a.max_failures.unwrap_or(0),
+            report.outcomes.last().map_or(0, |o| o.seed)
+        );
+    }
     say!("{} passed, {} failed", report.passed, report.failed);
     let coverage_ok = !a.require_coverage || c.figure_5_never.is_empty();
     if !coverage_ok {
@@ -392,6 +442,12 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
             c.figure_5_never.len(),
             c.figure_5_never.join("; ")
         );
+    }
+    // The summary is out first, so that it is there even if the report cannot be written.
+    if let (Some(mut file), Some(path)) = (report_file, &a.report) {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        file.write_all((text + "\n").as_bytes())
+            .map_err(|e| format!("--report {}: {e}", path.display()))?;
     }
     Ok(report.failed == 0 && coverage_ok)
 }

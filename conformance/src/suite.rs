@@ -98,5 +98,6 @@ pub fn sweep_options(jobs: usize) -> SweepOptions {
         jobs,
         shard: None,
         check_determinism: false,
+        max_failures: None,
     }
 }

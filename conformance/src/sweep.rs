@@ -38,6 +38,9 @@ pub struct SweepOptions {
     pub shard: Option<(u64, u64)>,
     /// Run every seed twice and compare trace hashes.
     pub check_determinism: bool,
+    /// Stop after this many failures (not counting those a known difference explains): the
+    /// report then holds the seeds in order up to the last of them, whatever the threads.
+    pub max_failures: Option<usize>,
 }
 
 /// The most threads a sweep starts.
@@ -51,6 +54,12 @@ impl SweepOptions {
     /// run after sharding, 1 to [`MAX_JOBS`] threads, and the run's own bounds.
     pub fn validate(&self) -> Result<(), Error> {
         self.run.validate()?;
+        if self.max_failures == Some(0) {
+            return Err(Error::parse(
+                "--max-failures",
+                "0 would stop before the first seed: expected at least 1",
+            ));
+        }
         if !(1..=MAX_JOBS).contains(&self.jobs) {
             return Err(Error::parse(
                 "--jobs",
@@ -135,6 +144,11 @@ pub struct SweepReport {
     pub config: ConfigRecord,
     /// Whether every seed ran twice, its traces compared.
     pub check_determinism: bool,
+    /// The failure limit (`--max-failures`), if any.
+    pub max_failures: Option<usize>,
+    /// The sweep reached its failure limit before its last seed: `runs` counts the seeds up to
+    /// the limit-th failure.
+    pub stopped_early: bool,
     /// Fault profile.
     pub faults: String,
     /// TCP profile.
@@ -308,35 +322,55 @@ pub fn sweep(
         .build()
         .map_err(|e| Error::cannot_run(format!("cannot start {} threads: {e}", opts.jobs)))?;
     let done = AtomicUsize::new(0);
-    let outcomes: Vec<SeedOutcome> = pool.install(|| {
-        seeds
-            .par_iter()
-            .map(|&seed| {
-                let spec = opts.run.spec(seed);
-                let mut o = run_caught(&spec, factory);
-                if opts.check_determinism && o.failure.is_none() {
-                    let again = run_caught(&spec, factory);
-                    if again.trace_hash != o.trace_hash || again.failure.is_some() {
-                        o.failure = Some(Failure {
-                            oracle: Oracle::Determinism,
-                            at_ns: 0,
-                            connection: None,
-                            message: format!(
-                                "not deterministic: trace {} then {}",
-                                o.trace_hash, again.trace_hash
-                            ),
-                        });
-                    }
-                }
-                if o.failure.is_some() {
-                    o.replay = Some(opts.run.replay_command(seed));
-                }
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(n, &o);
-                o
-            })
-            .collect()
-    });
+    let run_seed = |seed: u64| {
+        let spec = opts.run.spec(seed);
+        let mut o = run_caught(&spec, factory);
+        if opts.check_determinism && o.failure.is_none() {
+            let again = run_caught(&spec, factory);
+            if again.trace_hash != o.trace_hash || again.failure.is_some() {
+                o.failure = Some(Failure {
+                    oracle: Oracle::Determinism,
+                    at_ns: 0,
+                    connection: None,
+                    message: format!(
+                        "not deterministic: trace {} then {}",
+                        o.trace_hash, again.trace_hash
+                    ),
+                });
+            }
+        }
+        if o.failure.is_some() {
+            o.replay = Some(spec.replay_command());
+        }
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        progress(n, &o);
+        o
+    };
+    // Without a failure limit the seeds run as one batch. With one, they run in batches in
+    // seed order, and the outcomes are cut after the limit-th failure in seed order, so that
+    // the report does not depend on which thread finished first.
+    let batch = match opts.max_failures {
+        None => seeds.len().max(1),
+        Some(_) => (threads * 16).max(64),
+    };
+    let mut outcomes: Vec<SeedOutcome> = Vec::with_capacity(seeds.len());
+    let mut stopped_early = false;
+    for chunk in seeds.chunks(batch) {
+        let done_here: Vec<SeedOutcome> =
+            pool.install(|| chunk.par_iter().map(|&seed| run_seed(seed)).collect());
+        outcomes.extend(done_here);
+        if let Some(limit) = opts.max_failures {
+            let mut failures = 0;
+            if let Some(cut) = outcomes.iter().position(|o| {
+                failures += usize::from(o.unexplained());
+                failures >= limit
+            }) {
+                stopped_early = cut + 1 < seeds.len();
+                outcomes.truncate(cut + 1);
+                break;
+            }
+        }
+    }
     let failed = outcomes.iter().filter(|o| o.unexplained()).count();
     let mut expected = BTreeMap::new();
     for id in outcomes.iter().filter_map(|o| o.expected) {
@@ -348,6 +382,8 @@ pub fn sweep(
         seeds: format!("{}..{}", opts.seeds.start, opts.seeds.end),
         config: opts.run.record(),
         check_determinism: opts.check_determinism,
+        max_failures: opts.max_failures,
+        stopped_early,
         faults: opts.run.faults.name().to_string(),
         profile: opts.run.profile.name().to_string(),
         shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),

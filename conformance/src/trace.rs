@@ -2,8 +2,9 @@
 //! virtual times.
 //!
 //! This module owns the trace events, the trace hash, and three renderings: RFC 793 figure
-//! notation (for people), pcap (LINKTYPE_RAW IPv4 with virtual timestamps, for Wireshark and
-//! tshark) and JSON lines (for tools). The network (`crate::net`) emits every event; events are
+//! notation (for people), pcapng (LINKTYPE_RAW IPv4 with virtual timestamps in nanoseconds and a
+//! comment on every packet saying what the network did with it, for Wireshark and tshark) and
+//! JSON lines (for tools). The network (`crate::net`) emits every event; events are
 //! kept in memory, and the pcap written, only when asked, so a run's memory does not grow with
 //! its length.
 //!
@@ -31,7 +32,14 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use std::borrow::Cow;
+
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
+use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::{DataLink, Endianness};
 use serde::Serialize;
 use synack_core::wire::WireError;
@@ -191,7 +199,7 @@ pub struct TraceOptions {
     pub keep_schedule: bool,
     /// Keep every packet that went on the wire (for exporting fuzz corpora).
     pub keep_packets: bool,
-    /// Write every packet on the wire to this pcap file.
+    /// Write every packet on the wire to this pcapng file.
     pub pcap: Option<std::path::PathBuf>,
 }
 
@@ -204,7 +212,7 @@ pub struct Trace {
     hasher: blake3::Hasher,
     pending: Vec<u8>,
     events: Option<Vec<TraceEvent>>,
-    pcap: Option<PcapWriter<BufWriter<File>>>,
+    pcap: Option<PcapNgWriter<BufWriter<File>>>,
     pcap_error: Option<String>,
     packets: Option<Vec<Vec<u8>>>,
 }
@@ -235,16 +243,30 @@ impl Trace {
             Some(path) => {
                 let file = File::create(path)
                     .map_err(|e| Error::file(path, format!("cannot create pcap: {e}")))?;
-                let header = PcapHeader {
-                    datalink: DataLink::RAW,
-                    snaplen: 65_535,
+                let section = SectionHeaderBlock {
                     endianness: Endianness::Little,
-                    ..PcapHeader::default()
+                    options: vec![SectionHeaderOption::UserApplication(Cow::Borrowed(
+                        concat!("synack ", env!("CARGO_PKG_VERSION")),
+                    ))],
+                    ..SectionHeaderBlock::default()
                 };
-                Some(
-                    PcapWriter::with_header(BufWriter::new(file), header)
-                        .map_err(|e| Error::file(path, e))?,
-                )
+                let mut w = PcapNgWriter::with_section_header(BufWriter::new(file), section)
+                    .map_err(|e| Error::file(path, e))?;
+                let interface = InterfaceDescriptionBlock {
+                    linktype: DataLink::RAW,
+                    snaplen: 65_535,
+                    options: vec![
+                        InterfaceDescriptionOption::IfName(Cow::Borrowed("synack")),
+                        InterfaceDescriptionOption::IfDescription(Cow::Borrowed(
+                            "the simulated network between TCP A and TCP B, as packets leave their sender (virtual time)",
+                        )),
+                        // Timestamps are virtual nanoseconds.
+                        InterfaceDescriptionOption::IfTsResol(9),
+                    ],
+                };
+                w.write_pcapng_block(interface)
+                    .map_err(|e| Error::file(path, e))?;
+                Some(w)
             }
         };
         Ok(Trace {
@@ -257,14 +279,21 @@ impl Trace {
         })
     }
 
-    /// Records a packet as it goes on the wire (each copy, corrupted copies as corrupted).
-    pub fn wire(&mut self, at: Instant, bytes: &[u8]) {
+    /// Records a packet as it goes on the wire (each copy, corrupted copies as corrupted);
+    /// `comment` says what the network did with it, for the pcapng.
+    pub fn wire(&mut self, at: Instant, bytes: &[u8], comment: impl FnOnce() -> String) {
         if let Some(p) = &mut self.packets {
             p.push(bytes.to_vec());
         }
         if let Some(w) = &mut self.pcap {
-            let ts = Duration::from_nanos(at.as_nanos());
-            if let Err(e) = w.write_packet(&PcapPacket::new(ts, bytes.len() as u32, bytes)) {
+            let block = EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: Duration::from_nanos(at.as_nanos()),
+                original_len: bytes.len() as u32,
+                data: Cow::Borrowed(bytes),
+                options: vec![EnhancedPacketOption::Comment(Cow::Owned(comment()))],
+            };
+            if let Err(e) = w.write_pcapng_block(block) {
                 self.pcap_error.get_or_insert(e.to_string());
             }
         }
@@ -369,7 +398,7 @@ impl Trace {
     /// Ends the trace: its hash, its events and packets if kept, and any pcap write error.
     pub fn finish(mut self) -> Finished {
         if let Some(w) = self.pcap.take() {
-            if let Err(e) = w.into_writer().flush() {
+            if let Err(e) = w.into_inner().flush() {
                 self.pcap_error.get_or_insert(e.to_string());
             }
         }

@@ -241,6 +241,7 @@ fn flags_that_cannot_combine_are_refused() {
             "18446744073709551615",
         ][..],
         &["corpus-export", "--max", "0"][..],
+        &["sweep", "--seeds", "0..3", "--max-failures", "0"][..],
     ] {
         let (code, out) = synack(args);
         assert_eq!(code, Some(2), "{args:?} exited {code:?}:\n{out}");

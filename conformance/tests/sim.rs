@@ -33,6 +33,7 @@ fn options(seeds: std::ops::Range<u64>, faults: Faults, jobs: usize) -> SweepOpt
         jobs,
         shard: None,
         check_determinism: false,
+        max_failures: None,
     }
 }
 
@@ -234,9 +235,11 @@ fn committed_regressions_replay() {
 }
 
 #[test]
-fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
+fn the_pcapng_holds_every_packet_with_its_fault_and_valid_checksums_except_corrupted_copies() {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    use pcap_file::DataLink;
     let dir = std::env::temp_dir();
-    let path = dir.join(format!("synack-test-{}.pcap", std::process::id()));
+    let path = dir.join(format!("synack-test-{}.pcapng", std::process::id()));
     let spec = RunSpec::new(7, Faults::Chaos);
     let options = TraceOptions {
         keep_events: true,
@@ -245,24 +248,32 @@ fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
         ..TraceOptions::default()
     };
     let r = sim::run(&spec, &options).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).ok();
-    // Global header: magic, version 2.4, LINKTYPE_RAW (101).
-    assert_eq!(&bytes[..4], &0xa1b2c3d4u32.to_le_bytes());
-    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
-    let mut at = 24;
-    let mut records = 0;
-    let mut bad = 0;
-    while at + 16 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        let data = &bytes[at + 16..at + 16 + len];
-        if synack_core::wire::Packet::parse(data).is_err() {
-            bad += 1;
+    let file = std::fs::File::open(&path).unwrap();
+    let mut reader = PcapNgReader::new(file).expect("a pcapng section");
+    let (mut records, mut bad, mut comments) = (0, 0, Vec::new());
+    let mut interfaces = 0;
+    while let Some(block) = reader.next_block() {
+        match block.expect("a well-formed block") {
+            Block::InterfaceDescription(i) => {
+                interfaces += 1;
+                assert_eq!(i.linktype, DataLink::RAW);
+            }
+            Block::EnhancedPacket(p) => {
+                records += 1;
+                if synack_core::wire::Packet::parse(&p.data).is_err() {
+                    bad += 1;
+                }
+                for o in &p.options {
+                    if let pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption::Comment(c) = o {
+                        comments.push(c.to_string());
+                    }
+                }
+            }
+            _ => {}
         }
-        records += 1;
-        at += 16 + len;
     }
-    assert_eq!(at, bytes.len());
+    std::fs::remove_file(&path).ok();
+    assert_eq!(interfaces, 1);
     let copies: usize = r
         .events
         .iter()
@@ -272,6 +283,11 @@ fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
         })
         .sum();
     assert_eq!(records, copies);
+    assert_eq!(
+        comments.len(),
+        records,
+        "every packet says what happened to it"
+    );
     let corrupted = r
         .schedule
         .values()
@@ -282,4 +298,9 @@ fn the_pcap_holds_every_packet_with_valid_checksums_except_corrupted_copies() {
         bad, corrupted,
         "only the corrupted copies fail their checksums"
     );
+    let said = |what: &str| comments.iter().filter(|c| c.contains(what)).count();
+    assert_eq!(said("flipped (corrupted)"), corrupted);
+    let lost = r.schedule.values().filter(|d| d.lost.is_some()).count();
+    assert_eq!(said("dropped"), lost);
+    assert!(lost > 0, "seed 7 under chaos loses packets");
 }

@@ -352,7 +352,7 @@ pub(super) fn play(
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let pcap = opts.pcap_dir.join(format!(
-        "interop-{}-{:02}-{slug}.pcap",
+        "interop-{}-{:02}-{slug}.pcapng",
         opts.faults.name(),
         index
     ));

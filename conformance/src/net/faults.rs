@@ -413,6 +413,41 @@ impl Decision {
     }
 }
 
+/// The pcapng comment on packet `n` from host `from` (copy `copy` of those the decision made,
+/// or the lost packet itself): what the network did with it, e.g. `packet 12 from A:
+/// duplicated, copy 2 of 2, delayed 3.5 ms, bit 17 flipped (corrupted)`.
+pub fn comment(n: u64, from: usize, decision: &Decision, copy: Option<usize>) -> String {
+    let host = ["A", "B"][from.min(1)];
+    let mut c = format!("packet {n} from {host}: ");
+    match (
+        decision.lost,
+        copy.and_then(|i| decision.copies.iter().nth(i).map(|k| (i, k))),
+    ) {
+        (Some(_), _) | (None, None) => c.push_str(&decision.describe()),
+        (None, Some((i, k))) => {
+            let mut parts = Vec::new();
+            if decision.copies.len() > 1 {
+                parts.push(format!(
+                    "duplicated, copy {} of {}",
+                    i + 1,
+                    decision.copies.len()
+                ));
+            }
+            if k.extra_us > 0 {
+                parts.push(format!("delayed {:.3} ms", k.extra_us as f64 / 1000.0));
+            }
+            if let Some(bit) = k.flip_bit {
+                parts.push(format!("bit {bit} flipped (corrupted)"));
+            }
+            if parts.is_empty() {
+                parts.push("delivered".to_string());
+            }
+            c.push_str(&parts.join(", "));
+        }
+    }
+    c
+}
+
 /// Which packet a decision applies to: the `occurrence`-th packet (counting from 0) that
 /// `from` sent with this sequence number, these SYN/FIN/RST bits and this much data.
 ///

@@ -314,7 +314,8 @@ impl Network {
         let delay = self.links[from].model.delay;
         let wants_wire = self.trace.wants_wire();
         if decision.copies.is_empty() && wants_wire {
-            self.trace.wire(now, &bytes);
+            self.trace
+                .wire(now, &bytes, || faults::comment(n, from, &decision, None));
         }
         let mut bytes = Some(bytes);
         let copies = decision.copies.len();
@@ -331,7 +332,8 @@ impl Network {
                 faults::flip(&mut b, bit);
             }
             if wants_wire {
-                self.trace.wire(now, &b);
+                self.trace
+                    .wire(now, &b, || faults::comment(n, from, &decision, Some(i)));
             }
             self.order += 1;
             let arrival = Arrival {
