@@ -221,9 +221,13 @@ struct ReplayArgs {
     regression: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
-    /// Print the trace in RFC 793 figure notation.
+    /// Print the trace in RFC 793 figure notation, with the window, the timers' runs and the
+    /// applications' user calls; SEQ and ACK relative to each side's ISN.
     #[arg(long)]
     trace: bool,
+    /// With --trace: SEQ and ACK as on the wire, not relative to each side's ISN.
+    #[arg(long, requires = "trace")]
+    absolute: bool,
     /// Write the packets to a pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
@@ -479,7 +483,13 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         let _ = write!(
             std::io::stdout().lock(),
             "{}",
-            trace::render_rfc(&result.events)
+            trace::render_with(
+                &result.events,
+                &trace::Notation {
+                    relative: !a.absolute,
+                    ..trace::Notation::REPLAY
+                }
+            )
         );
     }
     if let Some(path) = &a.json {

@@ -304,3 +304,47 @@ fn the_pcapng_holds_every_packet_with_its_fault_and_valid_checksums_except_corru
     assert_eq!(said("dropped"), lost);
     assert!(lost > 0, "seed 7 under chaos loses packets");
 }
+
+#[test]
+fn a_replay_trace_is_relative_to_each_isn_shows_windows_calls_and_ports_and_stays_aligned() {
+    // Many connections, so that the ports column is on and the trace passes line 99.
+    let spec = RunSpec {
+        workload: Some(Kind::ManyConnections),
+        max_bytes: 3000,
+        ..RunSpec::new(3, Faults::Chaos)
+    };
+    let options = TraceOptions {
+        keep_events: true,
+        ..TraceOptions::default()
+    };
+    let r = sim::run(&spec, &options).unwrap();
+    let text = trace::render_with(&r.events, &trace::Notation::REPLAY);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 120, "{} lines", lines.len());
+    let time_at = lines[0].find("time (s)").expect("a time column");
+    assert!(lines[0].contains("ports"));
+    for l in &lines[1..] {
+        let t = &l[time_at..];
+        assert!(
+            t.starts_with(|c: char| c.is_ascii_digit()),
+            "the time column moved: {l:?}"
+        );
+    }
+    let first_syn = lines.iter().find(|l| l.contains("<CTL=SYN>")).unwrap();
+    assert!(first_syn.contains("<SEQ=0><CTL=SYN><WND="), "{first_syn}");
+    let syn_ack = lines.iter().find(|l| l.contains("<CTL=SYN,ACK>")).unwrap();
+    assert!(syn_ack.contains("<SEQ=0><ACK=1><CTL=SYN,ACK>"), "{syn_ack}");
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("(OPEN active, to 10.0.0.2:")));
+    assert!(lines.iter().any(|l| l.starts_with("100.")));
+    // The same run rendered with absolute numbers shows the ISNs themselves.
+    let absolute = trace::render_with(
+        &r.events,
+        &trace::Notation {
+            relative: false,
+            ..trace::Notation::REPLAY
+        },
+    );
+    assert!(!absolute.contains("<SEQ=0><CTL=SYN>"));
+}

@@ -397,6 +397,34 @@ impl Network {
         self.recycle(arrival.bytes);
     }
 
+    /// Host `host`'s timers ran (kept traces only).
+    pub fn timer(&mut self, now: Instant, host: usize) {
+        if self.trace.keeps_events() {
+            self.trace.record(
+                TraceEvent::Timer {
+                    at_ns: now.as_nanos(),
+                    host,
+                },
+                &[],
+            );
+        }
+    }
+
+    /// An application on `host` made a user call, described by `what` (kept traces only; the
+    /// description is made only then).
+    pub fn call(&mut self, now: Instant, host: usize, what: impl FnOnce() -> String) {
+        if self.trace.keeps_events() {
+            self.trace.record(
+                TraceEvent::Call {
+                    at_ns: now.as_nanos(),
+                    host,
+                    what: what(),
+                },
+                &[],
+            );
+        }
+    }
+
     /// Records a state change a stack reported.
     pub fn transition(&mut self, now: Instant, host: usize, t: &Transition) {
         self.trace.record(

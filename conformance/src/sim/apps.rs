@@ -15,6 +15,7 @@ use synack_core::{Event, Instant, SocketId, State, UserError};
 use super::coverage::Coverage;
 use super::oracle::{self, Oracle, Verdict};
 use super::workload::{self, fill_pattern, ConnPlan, Kind, Script, Step, Workload};
+use crate::net::Network;
 use crate::reference::Event as Cell;
 use crate::stacks::{TcpStack, ADDRS};
 use crate::trace::HOST_NAMES;
@@ -113,12 +114,69 @@ pub struct Ctx<'a> {
     pub coverage: &'a mut Coverage,
     /// Where failures go.
     pub verdict: &'a mut Verdict,
+    /// The network, whose trace shows the user calls.
+    pub net: &'a mut Network,
 }
 
 impl Ctx<'_> {
     fn fail(&mut self, oracle: Oracle, connection: Option<String>, message: String) {
         self.verdict.fail(oracle, self.now, connection, message);
     }
+
+    /// Shows a user call of host `host` in a kept trace.
+    fn call<T: Shown, E: std::fmt::Display>(
+        &mut self,
+        host: usize,
+        call: impl FnOnce() -> String,
+        result: &Result<T, E>,
+    ) {
+        note(self.net, self.now, host, call, result);
+    }
+}
+
+/// What a user call returned, as a trace shows it.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl Shown for () {
+    fn shown(&self) -> String {
+        "ok".to_string()
+    }
+}
+
+impl Shown for usize {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for SocketId {
+    fn shown(&self) -> String {
+        format!("socket {self}")
+    }
+}
+
+impl Shown for Option<SocketId> {
+    fn shown(&self) -> String {
+        self.map_or("none".to_string(), |id| id.shown())
+    }
+}
+
+/// Shows a user call of host `host` and what it returned in a kept trace (the text is made
+/// only then): `CLOSE #3 -> ok`, `SEND 1460 octets on #2 -> 1460`, `RECEIVE up to 4096
+/// octets on #2 -> error: connection closing`.
+fn note<T: Shown, E: std::fmt::Display>(
+    net: &mut Network,
+    now: Instant,
+    host: usize,
+    call: impl FnOnce() -> String,
+    result: &Result<T, E>,
+) {
+    net.call(now, host, || match result {
+        Ok(v) => format!("{} -> {}", call(), v.shown()),
+        Err(e) => format!("{} -> error: {e}", call()),
+    });
 }
 
 impl Apps {
@@ -152,7 +210,9 @@ impl Apps {
             // A listens; B's passive OPEN names A, and B's first SEND makes it active.
             cx.coverage.count(State::Closed, Cell::PassiveOpen);
             let port = self.apps[0].local.port();
-            match cx.stacks[0].listen(port) {
+            let r = cx.stacks[0].listen(port);
+            cx.call(0, || format!("OPEN passive, port {port}"), &r);
+            match r {
                 Ok(l) => {
                     self.listener[0] = Some(l);
                     self.to_accept[0] = 1;
@@ -161,7 +221,13 @@ impl Apps {
             }
             cx.coverage.count(State::Closed, Cell::PassiveOpen);
             let (local, remote) = (self.apps[1].local, self.apps[1].remote);
-            match cx.stacks[1].listen_to(local.port(), remote) {
+            let r = cx.stacks[1].listen_to(local.port(), remote);
+            cx.call(
+                1,
+                || format!("OPEN passive, port {}, to {remote}", local.port()),
+                &r,
+            );
+            match r {
                 Ok(id) => {
                     self.apps[1].socket = Some(id);
                     self.apps[1].opens_by_send = true;
@@ -172,7 +238,13 @@ impl Apps {
         }
         if !simultaneous {
             cx.coverage.count(State::Closed, Cell::PassiveOpen);
-            match cx.stacks[1].listen(workload::SERVER_PORT) {
+            let r = cx.stacks[1].listen(workload::SERVER_PORT);
+            cx.call(
+                1,
+                || format!("OPEN passive, port {}", workload::SERVER_PORT),
+                &r,
+            );
+            match r {
                 Ok(l) => {
                     self.listener[1] = Some(l);
                     self.to_accept[1] = conns.iter().filter(|c| c.accepted).count();
@@ -183,7 +255,9 @@ impl Apps {
         for app in &mut self.apps {
             if app.host == 0 || simultaneous {
                 cx.coverage.count(State::Closed, Cell::ActiveOpen);
-                match cx.stacks[app.host].connect(cx.now, app.remote, Some(app.local.port())) {
+                let r = cx.stacks[app.host].connect(cx.now, app.remote, Some(app.local.port()));
+                cx.call(app.host, || format!("OPEN active, to {}", app.remote), &r);
+                match r {
                     Ok(id) => app.socket = Some(id),
                     Err(e) => {
                         let c = app.describe();
@@ -297,7 +371,11 @@ impl Apps {
                 continue;
             };
             while self.to_accept[h] > 0 {
-                match cx.stacks[h].accept(l) {
+                let r = cx.stacks[h].accept(l);
+                if !matches!(r, Ok(None)) {
+                    cx.call(h, || format!("ACCEPT on {l}"), &r);
+                }
+                match r {
                     Ok(Some(id)) => {
                         self.to_accept[h] -= 1;
                         let remote = cx.stacks[h].endpoints(id).map(|e| e.1);
@@ -322,7 +400,8 @@ impl Apps {
                 }
             }
             if self.to_accept[h] == 0 {
-                let _ = cx.stacks[h].close(l);
+                let r = cx.stacks[h].close(l);
+                cx.call(h, || format!("CLOSE {l} (the listener)"), &r);
                 self.listener[h] = None;
             }
         }
@@ -401,13 +480,15 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
         match (app.script.steps.get(app.step), state) {
             (Some(Step::CloseInSynSent), State::SynSent) if now > Instant::ZERO => {
                 cx.coverage.count(state, Cell::Close);
-                let _ = stack.close(id);
+                let r = stack.close(id);
+                note(cx.net, now, app.host, || format!("CLOSE {id}"), &r);
                 app.step += 1;
                 return;
             }
             (Some(Step::CloseInSynReceived), State::SynReceived) => {
                 cx.coverage.count(state, Cell::Close);
-                let _ = stack.close(id);
+                let r = stack.close(id);
+                note(cx.net, now, app.host, || format!("CLOSE {id}"), &r);
                 app.step += 1;
                 app.connected = true;
                 return;
@@ -422,7 +503,15 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
                     .min(left)
                     .clamp(1, app.out.len());
                 app.stage(n);
-                if let Ok(taken) = stack.send(now, id, &app.out[app.staged.clone()]) {
+                let r = stack.send(now, id, &app.out[app.staged.clone()]);
+                note(
+                    cx.net,
+                    now,
+                    app.host,
+                    || format!("SEND {n} octets on {id}"),
+                    &r,
+                );
+                if let Ok(taken) = r {
                     app.taken(taken);
                 }
                 return;
@@ -439,7 +528,12 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
     loop {
         let want = (app.script.read_chunk as usize).clamp(1, buf.len());
         cx.coverage.count(stack.state(id), Cell::Receive);
-        match stack.recv(id, &mut buf[..want]) {
+        let r = stack.recv(id, &mut buf[..want]);
+        if !matches!(r, Ok(0)) {
+            let what = || format!("RECEIVE up to {want} octets on {id}");
+            note(cx.net, now, app.host, what, &r);
+        }
+        match r {
             Ok(0) => break,
             Ok(n) => {
                 let checked =
@@ -472,7 +566,18 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
                         app.stage(n);
                     }
                     cx.coverage.count(stack.state(id), Cell::Send);
-                    match stack.send(now, id, &app.out[app.staged.clone()]) {
+                    let r = stack.send(now, id, &app.out[app.staged.clone()]);
+                    if !matches!(r, Ok(0)) {
+                        let n = app.staged.len();
+                        note(
+                            cx.net,
+                            now,
+                            app.host,
+                            || format!("SEND {n} octets on {id}"),
+                            &r,
+                        );
+                    }
+                    match r {
                         Ok(0) | Err(_) => break,
                         Ok(taken) => app.taken(taken),
                     }
@@ -492,7 +597,9 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
             // The early closes, reached only once connected, close as usual.
             Step::Close | Step::CloseInSynSent | Step::CloseInSynReceived => {
                 cx.coverage.count(stack.state(id), Cell::Close);
-                if let Err(e) = stack.close(id) {
+                let r = stack.close(id);
+                note(cx.net, now, app.host, || format!("CLOSE {id}"), &r);
+                if let Err(e) = r {
                     failure = Some(format!("CLOSE refused: {e}"));
                 }
                 true
@@ -500,7 +607,8 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
             Step::Abort => {
                 cx.coverage.count(stack.state(id), Cell::Abort);
                 app.aborted = true;
-                let _ = stack.abort(id);
+                let r = stack.abort(id);
+                note(cx.net, now, app.host, || format!("ABORT {id}"), &r);
                 true
             }
         };

@@ -267,6 +267,7 @@ pub fn run_with(
             stacks: &mut run.stacks,
             coverage: &mut users.coverage,
             verdict: &mut users.verdict,
+            net: &mut run.net,
         },
     );
     run.run(&mut users, heal + LIVENESS_BOUND);
@@ -435,6 +436,7 @@ impl Run {
                     if self.stacks[h].poll_timeout().is_some_and(|t| t <= self.now) {
                         *fired = true;
                         users.timers(h, &self.stacks);
+                        self.net.timer(self.now, h);
                         self.stacks[h].handle_timeout(self.now);
                     }
                 }
@@ -468,12 +470,13 @@ struct Checked {
 }
 
 impl Users for Checked {
-    fn act(&mut self, now: Instant, stacks: &mut Stacks, _net: &mut Network) {
+    fn act(&mut self, now: Instant, stacks: &mut Stacks, net: &mut Network) {
         self.apps.drive(&mut Ctx {
             now,
             stacks,
             coverage: &mut self.coverage,
             verdict: &mut self.verdict,
+            net,
         });
     }
 

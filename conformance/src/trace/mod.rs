@@ -12,8 +12,9 @@
 //! Every event feeds a BLAKE3 hash through a compact binary encoding, so two runs compare by
 //! one value without keeping either. All integers are little-endian; a state is one octet
 //! (`0` for none, else its index in `State::ALL` plus one; `0xfe` marks a segment injected
-//! from the network's past). The connections' states beside a segment are shown only in kept
-//! traces and are not hashed: they follow from the packets and the reported transitions.
+//! from the network's past). The connections' states beside a segment, the timers' runs and
+//! the applications' user calls are shown only in kept traces and are not hashed: they follow
+//! from the seed, and what they did is in the packets and transitions, which are.
 //!
 //! | event | encoding |
 //! |---|---|
@@ -26,7 +27,6 @@
 //! stream-integrity oracle checks every data octet, so the data itself is not hashed again. A
 //! packet that does not parse is hashed whole: `0xffff`, its length (u32), its octets.
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -44,6 +44,10 @@ use pcap_file::{DataLink, Endianness};
 use serde::Serialize;
 use synack_core::wire::WireError;
 use synack_core::{Instant, State};
+
+pub mod notation;
+
+pub use notation::{render_rfc, render_with, Notation};
 
 use crate::net::faults::{Decision, LossCause};
 use crate::net::summary::Summary;
@@ -88,6 +92,23 @@ pub enum TraceEvent {
         /// The states of the connection on A and on B after the arrival.
         states: [Option<State>; 2],
     },
+    /// A host's timers ran (shown in kept traces; not hashed: it follows from the seed, and
+    /// what it did is in the packets and transitions that are).
+    Timer {
+        /// Virtual time, nanoseconds.
+        at_ns: u64,
+        /// Host.
+        host: usize,
+    },
+    /// An application made a user call (shown in kept traces; not hashed, as `Timer`).
+    Call {
+        /// Virtual time, nanoseconds.
+        at_ns: u64,
+        /// Host.
+        host: usize,
+        /// The call and what it returned, e.g. `SEND 1460 octets: took 1460`.
+        what: String,
+    },
     /// A socket changed state.
     State {
         /// Virtual time, nanoseconds.
@@ -129,6 +150,15 @@ enum JsonEvent<'a> {
         socket: u64,
         from: String,
         to: String,
+    },
+    Timer {
+        at_ns: u64,
+        host: usize,
+    },
+    Call {
+        at_ns: u64,
+        host: usize,
+        what: &'a str,
     },
 }
 
@@ -183,6 +213,15 @@ impl Serialize for TraceEvent {
                 socket: *socket,
                 from: from.to_string(),
                 to: to.to_string(),
+            },
+            TraceEvent::Timer { at_ns, host } => JsonEvent::Timer {
+                at_ns: *at_ns,
+                host: *host,
+            },
+            TraceEvent::Call { at_ns, host, what } => JsonEvent::Call {
+                at_ns: *at_ns,
+                host: *host,
+                what,
             },
         }
         .serialize(s)
@@ -311,6 +350,13 @@ impl Trace {
 
     /// Records an event; `raw` is the packet of a `Sent` event.
     pub fn record(&mut self, event: TraceEvent, raw: &[u8]) {
+        if matches!(event, TraceEvent::Timer { .. } | TraceEvent::Call { .. }) {
+            // Shown, not hashed (see the events' docs).
+            if let Some(events) = &mut self.events {
+                events.push(event);
+            }
+            return;
+        }
         self.encode(&event, raw);
         if self.pending.len() >= HASH_BATCH {
             self.hasher.update(&self.pending);
@@ -392,6 +438,7 @@ impl Trace {
                 b.push(state_code(Some(*from)));
                 b.push(state_code(Some(*to)));
             }
+            TraceEvent::Timer { .. } | TraceEvent::Call { .. } => {}
         }
     }
 
@@ -418,131 +465,6 @@ pub fn notation(segment: &Result<Summary, WireError>) -> String {
         Ok(s) => s.to_string(),
         Err(e) => format!("(not a TCP packet: {e})"),
     }
-}
-
-/// Renders the trace in RFC 793 figure notation: TCP A on the left, TCP B on the right, one
-/// line per segment. A line shows the sender's state when it sent and the receiver's state
-/// after the segment arrived; a lost segment shows where it was lost, a duplicated one arrives
-/// twice, and a corrupted copy is dropped by the receiver's checksum.
-pub fn render_rfc(events: &[TraceEvent]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "    {:<64}TCP B", "TCP A");
-    // Packet number -> (sender, segment, sender's state as shown, fault description).
-    let mut sent: std::collections::BTreeMap<u64, (usize, String, String, String)> =
-        std::collections::BTreeMap::new();
-    let mut line = 0;
-    let state = |s: &Option<State>| s.map_or_else(|| "CLOSED".to_string(), |s| s.to_string());
-    for e in events {
-        match e {
-            TraceEvent::Sent {
-                n,
-                at_ns,
-                from,
-                segment,
-                decision,
-                sender_state,
-                old_duplicate,
-                ..
-            } => {
-                let segment = notation(segment);
-                let sender = if *old_duplicate {
-                    "(old duplicate)".to_string()
-                } else {
-                    state(sender_state)
-                };
-                if decision.lost.is_some() {
-                    line += 1;
-                    let arrow = if *from == 0 { "-->" } else { "<--" };
-                    let (a, b) = if *from == 0 {
-                        (sender.clone(), String::new())
-                    } else {
-                        (String::new(), sender.clone())
-                    };
-                    let _ = writeln!(
-                        out,
-                        "{:<4}{:<12} {} {:<44} ... {:<14} {} at {}",
-                        format!("{line}."),
-                        a,
-                        arrow,
-                        segment,
-                        b,
-                        decision.describe(),
-                        Instant::from_nanos(*at_ns)
-                    );
-                }
-                let old = if *old_duplicate {
-                    "(duplicate)".to_string()
-                } else {
-                    String::new()
-                };
-                sent.insert(*n, (*from, segment, old, decision.describe()));
-            }
-            TraceEvent::Arrived {
-                n,
-                at_ns,
-                corrupted,
-                states,
-                ..
-            } => {
-                let Some((from, segment, old, faults)) = sent.get(n) else {
-                    continue;
-                };
-                // A segment from the network's past has no sender state: say what it is.
-                let mut shown = [state(&states[0]), state(&states[1])];
-                if !old.is_empty() {
-                    shown[*from] = old.clone();
-                }
-                line += 1;
-                let arrow = if *from == 0 { "-->" } else { "<--" };
-                let mut note = String::new();
-                if *corrupted {
-                    note.push_str("corrupted, dropped by checksum");
-                } else if !faults.is_empty() {
-                    note.push_str(faults);
-                }
-                let _ = writeln!(
-                    out,
-                    "{:<4}{:<12} {} {:<44} {} {:<14} {}",
-                    format!("{line}."),
-                    shown[0],
-                    arrow,
-                    segment,
-                    arrow,
-                    shown[1],
-                    if note.is_empty() {
-                        format!("at {}", Instant::from_nanos(*at_ns))
-                    } else {
-                        format!("{note} at {}", Instant::from_nanos(*at_ns))
-                    }
-                );
-            }
-            TraceEvent::State {
-                at_ns,
-                host,
-                from: State::TimeWait,
-                to: State::Closed,
-                ..
-            } => {
-                // The figures' "(2 MSL) CLOSED": a state change no segment shows.
-                line += 1;
-                let (a, b) = if *host == 0 {
-                    ("(2 MSL) CLOSED", "")
-                } else {
-                    ("", "(2 MSL) CLOSED")
-                };
-                let _ = writeln!(
-                    out,
-                    "{:<4}{:<66}{:<14} at {}",
-                    format!("{line}."),
-                    a,
-                    b,
-                    Instant::from_nanos(*at_ns)
-                );
-            }
-            TraceEvent::State { .. } => {}
-        }
-    }
-    out
 }
 
 /// Writes the events as JSON lines.
