@@ -41,20 +41,41 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run many seeds in parallel; ends with "N passed, N failed".
+    #[command(
+        after_help = "Exit status: 0 every seed passed (and, with --require-coverage, every Figure 5 transition was exercised); 1 a seed failed, or a transition was never exercised; 2 bad usage or input (nothing ran)."
+    )]
     Sweep(SweepArgs),
     /// Run one seed (or a regression file) and show its outcome and trace.
-    #[command(alias = "run")]
+    #[command(
+        alias = "run",
+        after_help = "Exit status: 0 the run passed, or failed as a known difference of a stack under test explains; 1 it failed; 2 bad usage or input."
+    )]
     Replay(ReplayArgs),
     /// Reduce a failing seed's faults to the fewest that still fail, and write a regression.
+    #[command(
+        after_help = "Exit status: 0 the regression was written; 2 bad usage or input, a seed that does not fail, or a regression file that exists (see --force)."
+    )]
     Shrink(ShrinkArgs),
     /// Generate a stack's RFC transition table, or compare it with the reference.
+    #[command(
+        after_help = "Exit status: 0 the table was printed with every state reached, or (--diff) synack-core differs from the reference only as listed deliberately (another stack's differences are findings about it and exit 0); 1 an unexplained difference of synack-core's, or a state never reached; 2 bad usage."
+    )]
     Table(TableArgs),
     /// Write seed inputs for the `wire` fuzz target: packets from simulator runs.
+    #[command(
+        after_help = "Exit status: 0 the packets were written; 2 bad usage, or a file that cannot be written."
+    )]
     CorpusExport(CorpusArgs),
     /// Play synack-core against a real TCP: `synack interop linux` (root, /dev/net/tun).
+    #[command(
+        after_help = "Exit status: 0 every scenario passed; 1 a scenario failed; 2 bad usage, or it cannot run here (it needs root, /dev/net/tun and the ip command)."
+    )]
     Interop(InteropArgs),
     /// Measure simulator throughput: simulations/s, segments/s and peak RSS per scenario and
     /// stack, on one thread, with every oracle on.
+    #[command(
+        after_help = "Exit status: 0 every run of every row passed its oracles; 1 a run failed (that row measures a failing stack); 2 bad usage."
+    )]
     Bench(BenchArgs),
 }
 
@@ -82,10 +103,11 @@ struct InteropArgs {
     /// Seed of the fault decisions.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Octets of each bulk transfer.
-    #[arg(long, default_value_t = 4 << 20)]
+    /// Octets of each bulk transfer (1 to 1 GiB).
+    #[arg(long, default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     bulk: u64,
-    /// Folder for the pcaps, one per scenario and fault profile.
+    /// Folder for the pcapng files, one per scenario and fault profile (a relative folder is
+    /// taken from where synack runs).
     #[arg(long, default_value = "target/interop")]
     pcap_dir: PathBuf,
     /// Only scenarios whose name contains this.
@@ -98,7 +120,7 @@ struct InteropArgs {
 
 #[derive(Args, Debug)]
 struct CorpusArgs {
-    /// Seeds to take packets from, as START..END.
+    /// Seeds to take packets from, as START..END (at most 100000 seeds).
     #[arg(long, default_value = "0..20", value_parser = parse_range)]
     seeds: std::ops::Range<u64>,
     /// Fault profile of the runs (chaos includes corrupted packets).
@@ -107,7 +129,7 @@ struct CorpusArgs {
     /// Most packets to write (1 to 10000).
     #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=10_000))]
     max: u16,
-    /// Folder to write them to.
+    /// Folder to write them to (a relative folder is taken from where synack runs).
     #[arg(long, default_value = "corpus/wire")]
     out: PathBuf,
 }
@@ -185,7 +207,7 @@ impl RunArgs {
 
 #[derive(Args, Debug)]
 struct SweepArgs {
-    /// Seeds, as START..END.
+    /// Seeds, as START..END (at most 10000000 seeds; shard larger sweeps).
     #[arg(long, default_value = "0..1000", value_parser = parse_range)]
     seeds: std::ops::Range<u64>,
     #[command(flatten)]
@@ -555,7 +577,14 @@ fn run_shrink(a: &ShrinkArgs) -> Result<bool, String> {
         );
     }
     say!("still fails: {}", shrunk.failure);
+    if let Some(id) = shrunk.expected {
+        say!(
+            "the failure is explained by the known difference {id} of the stacks under test ({}); the regression records them, and replays as failed as expected",
+            spec.stacks.names()
+        );
+    }
     say!("wrote {}", path.display());
+    say!("replay: synack replay --regression {}", path.display());
     Ok(true)
 }
 
@@ -599,6 +628,12 @@ fn bench(a: &BenchArgs) -> Result<bool, String> {
 }
 
 fn corpus_export(a: &CorpusArgs) -> Result<bool, String> {
+    if a.seeds.end - a.seeds.start > 100_000 {
+        return Err(format!(
+            "--seeds {}..{}: at most 100000 seeds",
+            a.seeds.start, a.seeds.end
+        ));
+    }
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let packets = synack::fuzzing::wire_seeds(a.seeds.clone(), a.faults, usize::from(a.max));
     for (i, p) in packets.iter().enumerate() {

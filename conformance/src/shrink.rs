@@ -190,6 +190,9 @@ pub struct Shrunk {
     pub workload: Workload,
     /// Runs it took.
     pub runs: usize,
+    /// The known difference of a stack under test that explains the original failure, if one
+    /// does: the regression then records a finding about that stack, not a bug of ours.
+    pub expected: Option<&'static str>,
 }
 
 /// Shrinks a failing seed. Errors if the seed does not fail.
@@ -271,6 +274,7 @@ pub fn shrink(spec: &RunSpec, factory: StackFactory<'_>) -> Result<Shrunk, Error
         }
     }
     Ok(Shrunk {
+        expected: first.expected,
         workload: first.plan,
         original,
         schedule: current.into_iter().collect(),

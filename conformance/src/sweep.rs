@@ -43,6 +43,10 @@ pub struct SweepOptions {
     pub max_failures: Option<usize>,
 }
 
+/// The most seeds one sweep runs (its outcomes are kept in memory); a larger sweep runs as
+/// shards.
+pub const MAX_SEEDS: u64 = 10_000_000;
+
 /// The most threads a sweep starts.
 pub const MAX_JOBS: usize = 1024;
 
@@ -64,6 +68,17 @@ impl SweepOptions {
             return Err(Error::parse(
                 "--jobs",
                 format!("{} is out of bounds: expected 1 to {MAX_JOBS}", self.jobs),
+            ));
+        }
+        if self.seeds.end - self.seeds.start > MAX_SEEDS {
+            return Err(Error::parse(
+                "--seeds",
+                format!(
+                    "{}..{} holds {} seeds: expected at most {MAX_SEEDS} (run larger sweeps as shards)",
+                    self.seeds.start,
+                    self.seeds.end,
+                    self.seeds.end - self.seeds.start
+                ),
             ));
         }
         if seeds(self).is_empty() {

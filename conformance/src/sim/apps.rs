@@ -90,6 +90,8 @@ impl App {
 /// Every application of a run.
 pub struct Apps {
     apps: Vec<App>,
+    /// The port B listens on.
+    server_port: u16,
     /// Each host's listening socket, while connections remain to accept.
     listener: [Option<SocketId>; 2],
     /// Connections each host still has to accept.
@@ -185,8 +187,8 @@ impl Apps {
     pub fn new(workload: &Workload, seed: u64, wl_rng: &mut ChaCha8Rng) -> Apps {
         let mut apps = Vec::with_capacity(workload.conns.len() * 2);
         for (i, plan) in workload.conns.iter().enumerate() {
-            apps.push(new_app(seed, i, 0, plan, wl_rng));
-            apps.push(new_app(seed, i, 1, plan, wl_rng));
+            apps.push(new_app(seed, i, 0, plan, workload.server_port, wl_rng));
+            apps.push(new_app(seed, i, 1, plan, workload.server_port, wl_rng));
         }
         let aborts = workload
             .conns
@@ -196,6 +198,7 @@ impl Apps {
         let largest_read = apps.iter().map(|a| a.script.read_chunk).max().unwrap_or(1);
         Apps {
             apps,
+            server_port: workload.server_port,
             listener: [None; 2],
             to_accept: [0; 2],
             aborts,
@@ -238,12 +241,9 @@ impl Apps {
         }
         if !simultaneous {
             cx.coverage.count(State::Closed, Cell::PassiveOpen);
-            let r = cx.stacks[1].listen(workload::SERVER_PORT);
-            cx.call(
-                1,
-                || format!("OPEN passive, port {}", workload::SERVER_PORT),
-                &r,
-            );
+            let port = self.server_port;
+            let r = cx.stacks[1].listen(port);
+            cx.call(1, || format!("OPEN passive, port {port}"), &r);
             match r {
                 Ok(l) => {
                     self.listener[1] = Some(l);
@@ -420,14 +420,21 @@ impl Apps {
     }
 }
 
-fn new_app(seed: u64, conn: usize, host: usize, plan: &ConnPlan, wl_rng: &mut ChaCha8Rng) -> App {
+fn new_app(
+    seed: u64,
+    conn: usize,
+    host: usize,
+    plan: &ConnPlan,
+    server_port: u16,
+    wl_rng: &mut ChaCha8Rng,
+) -> App {
     let (script, peer) = if host == 0 {
         (plan.client.clone(), &plan.server)
     } else {
         (plan.server.clone(), &plan.client)
     };
     let client = SocketAddrV4::new(ADDRS[0], plan.client_port);
-    let server = SocketAddrV4::new(ADDRS[1], workload::SERVER_PORT);
+    let server = SocketAddrV4::new(ADDRS[1], server_port);
     let (local, remote) = if host == 0 {
         (client, server)
     } else {

@@ -161,10 +161,19 @@ pub struct Workload {
     pub kind: Kind,
     /// Its connections.
     pub conns: Vec<ConnPlan>,
+    /// The port the server listens on ([`SERVER_PORT`]; regression files written before it
+    /// was recorded used 80, and keep it, since the ISNs and so every fault key depend on it).
+    #[serde(default = "port_of_older_files")]
+    pub server_port: u16,
 }
 
-/// Port the server listens on.
-pub const SERVER_PORT: u16 = 80;
+/// The port the server listens on: in the dynamic range, which IANA never assigns, so that
+/// Wireshark dissects the data as plain TCP rather than as some protocol's.
+pub const SERVER_PORT: u16 = 49_293;
+
+fn port_of_older_files() -> u16 {
+    80
+}
 /// First client port; connection i uses `CLIENT_PORT_BASE + i`.
 pub const CLIENT_PORT_BASE: u16 = 40_000;
 
@@ -336,7 +345,11 @@ impl Workload {
                     .collect()
             }
         };
-        Workload { kind, conns }
+        Workload {
+            kind,
+            conns,
+            server_port: SERVER_PORT,
+        }
     }
 
     /// A fixed workload of `kind` with the given sizes, for the named scenarios.
@@ -366,6 +379,7 @@ impl Workload {
                 aborts: false,
                 accepted: true,
             }],
+            server_port: SERVER_PORT,
         }
     }
 
