@@ -55,11 +55,91 @@ pub fn tables() -> Result<Vec<TableCheck>, Error> {
         .collect()
 }
 
-/// The scripted figures and flows: each name with the error of any that could not be played.
-pub fn figures() -> Vec<(&'static str, Result<(), Error>)> {
+/// The reviewed traces of the scripted figures and flows: the insta snapshots that
+/// `tests/rfc_figures.rs` keeps, built into the binary so that the suite checks against them.
+const FIGURE_TRACES: &[(&str, &str)] = &[
+    (
+        "flow_four_way_close",
+        include_str!("../tests/snapshots/rfc_figures__flow_four_way_close.snap"),
+    ),
+    (
+        "flow_half_close_passive_side_keeps_sending",
+        include_str!("../tests/snapshots/rfc_figures__flow_half_close_passive_side_keeps_sending.snap"),
+    ),
+    (
+        "flow_three_way_handshake",
+        include_str!("../tests/snapshots/rfc_figures__flow_three_way_handshake.snap"),
+    ),
+    (
+        "rfc793_figure_10_half_open_connection_discovery",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_10_half_open_connection_discovery.snap"),
+    ),
+    (
+        "rfc793_figure_11_active_side_causes_half_open_discovery",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_11_active_side_causes_half_open_discovery.snap"),
+    ),
+    (
+        "rfc793_figure_12_old_duplicate_syn_initiates_a_reset_on_two_passive_sockets",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_12_old_duplicate_syn_initiates_a_reset_on_two_passive_sockets.snap"),
+    ),
+    (
+        "rfc793_figure_13_normal_close",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_13_normal_close.snap"),
+    ),
+    (
+        "rfc793_figure_14_simultaneous_close",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_14_simultaneous_close.snap"),
+    ),
+    (
+        "rfc793_figure_7_basic_handshake",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_7_basic_handshake.snap"),
+    ),
+    (
+        "rfc793_figure_8_simultaneous_open",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_8_simultaneous_open.snap"),
+    ),
+    (
+        "rfc793_figure_9_recovery_from_old_duplicate_syn",
+        include_str!("../tests/snapshots/rfc_figures__rfc793_figure_9_recovery_from_old_duplicate_syn.snap"),
+    ),
+];
+
+/// The trace a snapshot file holds: what follows its metadata.
+fn snapshot_body(file: &str) -> &str {
+    file.splitn(3, "---\n").nth(2).unwrap_or("").trim_end()
+}
+
+/// The scripted figures and flows, each played and compared with its reviewed trace: each
+/// name with what went wrong, if anything did.
+pub fn figures() -> Vec<(&'static str, Result<(), String>)> {
     crate::scenario::all()
         .into_iter()
-        .map(|(name, s)| (name, crate::scenario::play(&s).map(|_| ())))
+        .map(|(name, s)| {
+            let checked = crate::scenario::play(&s)
+                .map_err(|e| e.to_string())
+                .and_then(|trace| {
+                    let Some((_, file)) = FIGURE_TRACES.iter().find(|(n, _)| *n == name) else {
+                        return Err("no reviewed trace to compare with".to_string());
+                    };
+                    let expected = snapshot_body(file);
+                    let got = trace.trim_end();
+                    match expected.lines().zip(got.lines()).position(|(a, b)| a != b) {
+                        Some(i) => Err(format!(
+                            "line {} differs from the reviewed trace:\n    expected: {}\n    played:   {}",
+                            i + 1,
+                            expected.lines().nth(i).unwrap_or(""),
+                            got.lines().nth(i).unwrap_or("")
+                        )),
+                        None if expected.lines().count() != got.lines().count() => Err(format!(
+                            "{} lines played, the reviewed trace has {}",
+                            got.lines().count(),
+                            expected.lines().count()
+                        )),
+                        None => Ok(()),
+                    }
+                });
+            (name, checked)
+        })
         .collect()
 }
 
