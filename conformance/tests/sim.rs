@@ -191,7 +191,11 @@ fn a_planted_bug_is_caught_replayed_and_shrunk() {
     let pairing = reg.pairing().unwrap();
     assert_eq!(pairing.plant, Some(Bug::DropRetransmittedFin));
     let with_bug = sim::run(&reg.spec().unwrap(), &TraceOptions::default()).unwrap();
-    assert!(with_bug.failure.is_some());
+    assert_eq!(
+        with_bug.failure.as_ref(),
+        Some(&shrunk.failure),
+        "the regression replays the shrunk failure exactly"
+    );
     let without = sim::run_with(
         &reg.spec().unwrap(),
         &TraceOptions::default(),
@@ -347,4 +351,29 @@ fn a_replay_trace_is_relative_to_each_isn_shows_windows_calls_and_ports_and_stay
         },
     );
     assert!(!absolute.contains("<SEQ=0><CTL=SYN>"));
+}
+
+#[test]
+fn a_stack_that_does_not_replay_fails_the_determinism_oracle() {
+    // A stack whose ISN key changes from one build to the next: the same seed runs twice with
+    // different sequence numbers, so its traces differ.
+    let builds = std::sync::atomic::AtomicU64::new(0);
+    let drifting = |host: usize, config: Config, mut key: [u8; 16]| -> Box<dyn TcpStack> {
+        key[15] ^= builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u8;
+        synack::stacks::core::core_stack(host, config, key)
+    };
+    let opts = SweepOptions {
+        check_determinism: true,
+        ..options(0..4, Faults::None, 1)
+    };
+    let report = sweep::sweep(&opts, &drifting, &|_, _| {}).unwrap();
+    assert_eq!(report.failed, 4);
+    for o in report.failures() {
+        let f = o.failure.as_ref().unwrap();
+        assert_eq!(f.oracle, synack::sim::oracle::Oracle::Determinism, "{f}");
+        assert!(o.replay.is_some());
+    }
+    // The same stack without the drift passes the check.
+    let steady = sweep::sweep(&opts, &synack::stacks::core::core_stack, &|_, _| {}).unwrap();
+    assert_eq!(steady.failed, 0);
 }

@@ -54,6 +54,9 @@ mod streams {
     pub const FAULTS: u64 = 1;
     pub const WORKLOAD: u64 = 2;
     pub const ISN: u64 = 3;
+    /// The applications' chunk sizes: a stream of its own, so that a run whose workload is
+    /// given (a regression file's) writes and reads in the same chunks as the run that drew it.
+    pub const CHUNKS: u64 = 4;
 }
 
 /// Everything that decides a run.
@@ -255,7 +258,7 @@ pub fn run_with(
     };
     let mut users = Checked {
         profile: spec.profile,
-        apps: Apps::new(&workload, spec.seed, &mut workload_rng),
+        apps: Apps::new(&workload, spec.seed, &mut rng(spec.seed, streams::CHUNKS)),
         coverage: Coverage::default(),
         verdict: Verdict::default(),
     };
