@@ -10,7 +10,7 @@ use serde::Serialize;
 use synack_core::Instant;
 
 /// The oracles checked on every run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Oracle {
     /// Each direction delivers exactly the octets the peer's application wrote, in order, once.
     StreamIntegrity,

@@ -311,26 +311,19 @@ const LIVE_FAILURES: usize = 5;
 /// The failures of a sweep grouped by oracle: how many, the first seed of each with its
 /// message and replay command, then every failing seed.
 fn print_failures(report: &SweepReport) {
-    let mut groups: std::collections::BTreeMap<String, Vec<&SeedOutcome>> = Default::default();
-    for o in report.failures() {
-        if let Some(f) = &o.failure {
-            groups.entry(f.oracle.to_string()).or_default().push(o);
-        }
-    }
+    let groups = report.failure_groups();
     if groups.is_empty() {
         return;
     }
     say!("failures by oracle:");
     for (oracle, seeds) in &groups {
         let first = seeds[0];
+        let message = first.failure.as_ref().map(|f| f.to_string());
         say!(
             "  {oracle}: {} seed(s); first, seed {}: {}",
             seeds.len(),
             first.seed,
-            first
-                .failure
-                .as_ref()
-                .map_or(String::new(), |f| f.to_string())
+            message.unwrap_or_default()
         );
         if let Some(cmd) = &first.replay {
             say!("    {cmd}");
@@ -430,12 +423,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         }
     );
     let c = &report.coverage;
-    // The state diagram of the profile: RFC 9293 Figure 5 adds SYN-RECEIVED to LISTEN on a RST
-    // (its note 1) to RFC 793 Figure 6.
-    let (diagram, arrows, never) = match run.profile {
-        synack_core::Profile::Rfc793 => ("RFC 793 Figure 6", 19, &c.figure_6_never),
-        _ => ("RFC 9293 Figure 5", 20, &c.figure_5_never),
-    };
+    let (diagram, arrows, never) = c.diagram(run.profile);
     say!(
         "coverage: {} of {arrows} {diagram} transitions never exercised{}; {} of 275 table cells exercised",
         never.len(),

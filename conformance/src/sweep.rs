@@ -249,6 +249,37 @@ impl SweepReport {
     pub fn failures(&self) -> impl Iterator<Item = &SeedOutcome> {
         self.outcomes.iter().filter(|o| o.unexplained())
     }
+
+    /// The failures grouped by oracle, in the oracles' order, each group's seeds in order.
+    pub fn failure_groups(&self) -> Vec<(Oracle, Vec<&SeedOutcome>)> {
+        let mut groups: BTreeMap<Oracle, Vec<&SeedOutcome>> = BTreeMap::new();
+        for o in self.failures() {
+            if let Some(f) = &o.failure {
+                groups.entry(f.oracle).or_default().push(o);
+            }
+        }
+        groups.into_iter().collect()
+    }
+}
+
+impl Coverage {
+    /// The state diagram of `profile` as this sweep covered it: its name, how many
+    /// transitions it has, and those never exercised. RFC 9293 Figure 5 adds SYN-RECEIVED to
+    /// LISTEN on a RST (its note 1) to RFC 793 Figure 6.
+    pub fn diagram(&self, profile: synack_core::Profile) -> (&'static str, usize, &[String]) {
+        match profile {
+            synack_core::Profile::Rfc793 => (
+                "RFC 793 Figure 6",
+                figures::FIGURE_6.len(),
+                &self.figure_6_never,
+            ),
+            _ => (
+                "RFC 9293 Figure 5",
+                figures::figure_5().len(),
+                &self.figure_5_never,
+            ),
+        }
+    }
 }
 
 /// Runs one seed, turning a panic into a failure.
