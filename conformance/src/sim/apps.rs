@@ -471,6 +471,32 @@ fn new_app(
     }
 }
 
+/// SEND of the octets `app` has staged: what the stack took is counted as written, and the
+/// call is shown in a kept trace unless it took nothing.
+fn send_staged(
+    app: &mut App,
+    id: SocketId,
+    stack: &mut dyn TcpStack,
+    net: &mut Network,
+    now: Instant,
+) -> Result<usize, UserError> {
+    let n = app.staged.len();
+    let r = stack.send(now, id, &app.out[app.staged.clone()]);
+    if !matches!(r, Ok(0)) {
+        note(
+            net,
+            now,
+            app.host,
+            || format!("SEND {n} octets on {id}"),
+            &r,
+        );
+    }
+    if let Ok(taken) = r {
+        app.taken(taken);
+    }
+    r
+}
+
 /// One application's turn: the steps that act before the connection is established, then
 /// reading what is ready, then the script as far as it can go.
 fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>) {
@@ -510,17 +536,7 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
                     .min(left)
                     .clamp(1, app.out.len());
                 app.stage(n);
-                let r = stack.send(now, id, &app.out[app.staged.clone()]);
-                note(
-                    cx.net,
-                    now,
-                    app.host,
-                    || format!("SEND {n} octets on {id}"),
-                    &r,
-                );
-                if let Ok(taken) = r {
-                    app.taken(taken);
-                }
+                let _ = send_staged(app, id, &mut **stack, cx.net, now);
                 return;
             }
             _ => {}
@@ -573,20 +589,8 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
                         app.stage(n);
                     }
                     cx.coverage.count(stack.state(id), Cell::Send);
-                    let r = stack.send(now, id, &app.out[app.staged.clone()]);
-                    if !matches!(r, Ok(0)) {
-                        let n = app.staged.len();
-                        note(
-                            cx.net,
-                            now,
-                            app.host,
-                            || format!("SEND {n} octets on {id}"),
-                            &r,
-                        );
-                    }
-                    match r {
-                        Ok(0) | Err(_) => break,
-                        Ok(taken) => app.taken(taken),
+                    if !matches!(send_staged(app, id, &mut **stack, cx.net, now), Ok(1..)) {
+                        break;
                     }
                 }
                 app.written >= total
