@@ -24,6 +24,9 @@ pub enum Oracle {
     Panic,
     /// The same run, made twice, left two different traces.
     Determinism,
+    /// A requirement of the RFCs that the segments on the wire show, checked by the passive
+    /// observer of `sim::wire`; the failure names the requirement.
+    Wire,
 }
 
 impl fmt::Display for Oracle {
@@ -35,6 +38,7 @@ impl fmt::Display for Oracle {
             Oracle::Liveness => "liveness",
             Oracle::Panic => "panic",
             Oracle::Determinism => "determinism",
+            Oracle::Wire => "wire requirement",
         })
     }
 }
@@ -48,18 +52,21 @@ pub struct Failure {
     pub at_ns: u64,
     /// The connection, as `A 10.0.0.1:40000 <-> B 10.0.0.2:80`, when one is concerned.
     pub connection: Option<String>,
+    /// The requirement broken, as RFC 9293 Appendix B labels it (`MUST-16`) or by the section
+    /// of the RFC that states it, for a wire requirement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<&'static str>,
     /// What was seen.
     pub message: String,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed at {}",
-            self.oracle,
-            Instant::from_nanos(self.at_ns)
-        )?;
+        write!(f, "{}", self.oracle)?;
+        if let Some(r) = self.requirement {
+            write!(f, " {r}")?;
+        }
+        write!(f, " failed at {}", Instant::from_nanos(self.at_ns))?;
         if let Some(c) = &self.connection {
             write!(f, " on {c}")?;
         }

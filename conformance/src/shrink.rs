@@ -299,6 +299,7 @@ pub fn write_regression(
         Oracle::Liveness => "liveness",
         Oracle::Panic => "panic",
         Oracle::Determinism => "determinism",
+        Oracle::Wire => "wire",
     };
     let path = dir.join(format!(
         "{}-{}-seed{}-{}.json",

@@ -139,6 +139,9 @@ pub struct SeedOutcome {
     /// Reference-table cells exercised, for the coverage report.
     #[serde(skip)]
     pub cells: BTreeMap<(State, Event), u64>,
+    /// Segments each wire requirement was checked on, for the report.
+    #[serde(skip)]
+    pub requirement_checks: BTreeMap<&'static str, u64>,
 }
 
 impl SeedOutcome {
@@ -182,6 +185,8 @@ pub struct SweepReport {
     pub packets: u64,
     /// Which transitions and reference-table cells the sweep exercised, and how often.
     pub coverage: Coverage,
+    /// How many segments each wire requirement was checked on, over every seed.
+    pub requirement_checks: BTreeMap<&'static str, u64>,
     /// Every seed, in order.
     pub outcomes: Vec<SeedOutcome>,
 }
@@ -250,15 +255,22 @@ impl SweepReport {
         self.outcomes.iter().filter(|o| o.unexplained())
     }
 
-    /// The failures grouped by oracle, in the oracles' order, each group's seeds in order.
-    pub fn failure_groups(&self) -> Vec<(Oracle, Vec<&SeedOutcome>)> {
-        let mut groups: BTreeMap<Oracle, Vec<&SeedOutcome>> = BTreeMap::new();
+    /// The failures grouped by oracle and requirement, in the oracles' order, each group's
+    /// seeds in order.
+    pub fn failure_groups(&self) -> Vec<(String, Vec<&SeedOutcome>)> {
+        let mut groups: BTreeMap<(Oracle, Option<&str>), Vec<&SeedOutcome>> = BTreeMap::new();
         for o in self.failures() {
             if let Some(f) = &o.failure {
-                groups.entry(f.oracle).or_default().push(o);
+                groups.entry((f.oracle, f.requirement)).or_default().push(o);
             }
         }
-        groups.into_iter().collect()
+        groups
+            .into_iter()
+            .map(|((oracle, requirement), seeds)| match requirement {
+                Some(r) => (format!("{oracle} {r}"), seeds),
+                None => (oracle.to_string(), seeds),
+            })
+            .collect()
     }
 }
 
@@ -319,6 +331,7 @@ fn outcome(r: &RunResult) -> SeedOutcome {
         replay: None,
         transitions: r.transitions.clone(),
         cells: r.cells.clone(),
+        requirement_checks: r.requirement_checks.clone(),
     }
 }
 
@@ -334,6 +347,7 @@ fn failed(seed: u64, oracle: Oracle, message: String) -> SeedOutcome {
             oracle,
             at_ns: Instant::ZERO.as_nanos(),
             connection: None,
+            requirement: None,
             message,
         }),
         known: Vec::new(),
@@ -341,6 +355,7 @@ fn failed(seed: u64, oracle: Oracle, message: String) -> SeedOutcome {
         replay: None,
         transitions: BTreeMap::new(),
         cells: BTreeMap::new(),
+        requirement_checks: BTreeMap::new(),
     }
 }
 
@@ -378,6 +393,7 @@ pub fn sweep(
                     oracle: Oracle::Determinism,
                     at_ns: 0,
                     connection: None,
+                    requirement: None,
                     message: format!(
                         "not deterministic: trace {} then {}",
                         o.trace_hash, again.trace_hash
@@ -439,6 +455,15 @@ pub fn sweep(
         expected,
         packets: outcomes.iter().map(|o| o.packets).sum(),
         coverage: coverage(&outcomes),
+        requirement_checks: {
+            let mut all = BTreeMap::new();
+            for o in &outcomes {
+                for (r, n) in &o.requirement_checks {
+                    *all.entry(*r).or_insert(0) += n;
+                }
+            }
+            all
+        },
         outcomes,
     })
 }

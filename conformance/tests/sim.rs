@@ -377,3 +377,30 @@ fn a_stack_that_does_not_replay_fails_the_determinism_oracle() {
     let steady = sweep::sweep(&opts, &synack::stacks::core::core_stack, &|_, _| {}).unwrap();
     assert_eq!(steady.failed, 0);
 }
+
+#[test]
+fn the_wire_oracles_catch_the_planted_wire_bugs_and_name_the_requirement() {
+    for (bug, requirement) in [
+        (Bug::IgnorePeerMss, "MUST-16"),
+        (Bug::DoubleThePeerWindow, "§3.8.6"),
+    ] {
+        let opts = SweepOptions {
+            run: RunConfig {
+                faults: Faults::Chaos,
+                max_bytes: 256 << 10,
+                stacks: synack::stacks::Pairing {
+                    plant: Some(bug),
+                    ..synack::stacks::Pairing::core()
+                },
+                ..RunConfig::default()
+            },
+            ..options(0..40, Faults::Chaos, 2)
+        };
+        let report = sweep::sweep(&opts, &opts.run.factory(), &|_, _| {}).unwrap();
+        assert!(report.failed > 0, "{bug}: no seed failed");
+        let f = report.failures().next().unwrap().failure.clone().unwrap();
+        assert_eq!(f.oracle, synack::sim::oracle::Oracle::Wire, "{bug}: {f}");
+        assert_eq!(f.requirement, Some(requirement), "{bug}: {f}");
+        assert!(report.requirement_checks[requirement] > 0);
+    }
+}

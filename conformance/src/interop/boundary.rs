@@ -284,7 +284,7 @@ impl Users for Sides {
         }
     }
 
-    fn sent(&mut self, from: usize, segment: &Summary, decision: &Decision) {
+    fn sent(&mut self, _now: Instant, from: usize, segment: &Summary, decision: &Decision) {
         self.lost += u64::from(decision.lost.is_some());
         self.duplicated += u64::from(decision.copies.len() > 1);
         self.inspect(from == CORE_HOST, segment);

@@ -15,6 +15,7 @@
 pub mod apps;
 pub mod coverage;
 pub mod oracle;
+pub mod wire;
 pub mod workload;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,7 @@ use crate::Error;
 use apps::{Apps, Ctx, Stacks};
 use coverage::Coverage;
 use oracle::{Failure, Oracle, Verdict};
+use wire::WireOracle;
 use workload::{Kind, Workload};
 
 /// After the network heals, every connection must be CLOSED within this much virtual time: the
@@ -185,6 +187,9 @@ pub struct RunResult {
     /// Every packet on the wire, if `TraceOptions::keep_packets`.
     #[serde(skip)]
     pub wire: Vec<Vec<u8>>,
+    /// How many segments each wire requirement was checked on (see [`wire`]).
+    #[serde(skip)]
+    pub requirement_checks: BTreeMap<&'static str, u64>,
     /// Known differences from the RFCs the stacks showed (ids, see `crate::stacks::known`).
     pub known: Vec<&'static str>,
     /// The known difference that explains the failure, if one does: the run failed as
@@ -261,6 +266,7 @@ pub fn run_with(
         apps: Apps::new(&workload, spec.seed, &mut rng(spec.seed, streams::CHUNKS)),
         coverage: Coverage::default(),
         verdict: Verdict::default(),
+        wire: WireOracle::default(),
     };
     users.apps.start(
         workload.kind,
@@ -310,6 +316,7 @@ pub fn run_with(
         transitions,
         cells,
         wire: record.trace.packets,
+        requirement_checks: users.wire.checks().clone(),
         known: seen.iter().map(|d| d.id).collect(),
         expected,
     })
@@ -325,8 +332,8 @@ pub trait Users {
     fn next_call(&self) -> Option<Instant> {
         None
     }
-    /// Host `from` sent `segment`, and the network decided its fate.
-    fn sent(&mut self, _from: usize, _segment: &Summary, _decision: &Decision) {}
+    /// Host `from` sent `segment` at `now`, and the network decided its fate.
+    fn sent(&mut self, _now: Instant, _from: usize, _segment: &Summary, _decision: &Decision) {}
     /// `segment` is about to reach host `to`, intact.
     fn arriving(&mut self, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
     /// Host `host`'s timers are about to run.
@@ -457,7 +464,7 @@ impl Run {
                 }
                 let sent = self.net.send(self.now, h, buf, stacks_of(&self.stacks));
                 if let Ok(s) = &sent.summary {
-                    users.sent(h, s, &sent.decision);
+                    users.sent(self.now, h, s, &sent.decision);
                 }
             }
         }
@@ -470,6 +477,7 @@ struct Checked {
     apps: Apps,
     coverage: Coverage,
     verdict: Verdict,
+    wire: WireOracle,
 }
 
 impl Users for Checked {
@@ -483,14 +491,29 @@ impl Users for Checked {
         });
     }
 
-    fn sent(&mut self, from: usize, segment: &Summary, _decision: &Decision) {
+    fn sent(&mut self, now: Instant, from: usize, segment: &Summary, _decision: &Decision) {
         self.coverage.sent(from, segment);
+        if let Some(v) = self.wire.sent(segment) {
+            let (a, b) = if from == 0 {
+                (segment.src, segment.dst)
+            } else {
+                (segment.dst, segment.src)
+            };
+            self.verdict.fail_requirement(
+                Oracle::Wire,
+                Some(v.requirement),
+                now,
+                Some(format!("A {a} <-> B {b}")),
+                format!("{}: {}", segment, v.message),
+            );
+        }
     }
 
     fn arriving(&mut self, to: usize, segment: &Summary, stacks: &Stacks) {
         let state =
             crate::net::state_at(stacks_of(stacks), to, 1 - to, segment).unwrap_or(State::Closed);
         self.coverage.arrives(to, segment, state);
+        self.wire.arrived(segment);
     }
 
     fn timers(&mut self, host: usize, stacks: &Stacks) {

@@ -33,11 +33,25 @@ impl Verdict {
         connection: Option<String>,
         message: String,
     ) {
+        self.fail_requirement(oracle, None, at, connection, message);
+    }
+
+    /// Records a failure that names the requirement it breaks, unless one is already
+    /// recorded.
+    pub fn fail_requirement(
+        &mut self,
+        oracle: Oracle,
+        requirement: Option<&'static str>,
+        at: Instant,
+        connection: Option<String>,
+        message: String,
+    ) {
         if self.failure.is_none() {
             self.failure = Some(Failure {
                 oracle,
                 at_ns: at.as_nanos(),
                 connection,
+                requirement,
                 message,
             });
         }

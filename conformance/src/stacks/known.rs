@@ -107,6 +107,7 @@ mod tests {
 
     fn failure(oracle: Oracle) -> Failure {
         Failure {
+            requirement: None,
             oracle,
             at_ns: 0,
             connection: None,

@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::SocketAddrV4;
 use std::str::FromStr;
 
-use synack_core::wire::{Flags, Packet};
+use synack_core::wire::{Flags, Packet, TcpOption};
 use synack_core::{Event, Instant, SocketId, State, UserError};
 
 use super::{TcpStack, Transition};
@@ -19,23 +19,80 @@ use super::{TcpStack, Transition};
 pub enum Bug {
     /// Every retransmitted FIN is silently not sent.
     DropRetransmittedFin,
+    /// The stack announces an MSS of [`SMALL_MSS`] but sends as if its peer had announced its
+    /// own (RFC 9293 §3.7.1, MUST-16): its outgoing SYNs carry the smaller MSS, and the MSS of
+    /// the SYNs it receives is read back up to what the peer really takes.
+    IgnorePeerMss,
+    /// The stack sends into twice the window it was offered (RFC 9293 §3.8.6): its outgoing
+    /// segments advertise half its window, and the windows it receives are read doubled.
+    DoubleThePeerWindow,
+}
+
+/// The MSS `IgnorePeerMss` announces.
+pub const SMALL_MSS: u16 = 1000;
+
+impl Bug {
+    /// Every bug, in the order `--plant` lists them.
+    pub const ALL: [Bug; 3] = [
+        Bug::DropRetransmittedFin,
+        Bug::IgnorePeerMss,
+        Bug::DoubleThePeerWindow,
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::DropRetransmittedFin => "drop-retransmitted-fin",
+            Bug::IgnorePeerMss => "ignore-peer-mss",
+            Bug::DoubleThePeerWindow => "double-the-peer-window",
+        }
+    }
 }
 
 impl FromStr for Bug {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "drop-retransmitted-fin" => Ok(Bug::DropRetransmittedFin),
-            _ => Err(format!(
-                "unknown bug {s:?}; expected drop-retransmitted-fin"
-            )),
-        }
+        Bug::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+            format!(
+                "unknown bug {s:?}; expected one of: {}",
+                Bug::ALL.map(Bug::name).join(", ")
+            )
+        })
     }
 }
 
 impl fmt::Display for Bug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("drop-retransmitted-fin")
+        f.write_str(self.name())
+    }
+}
+
+/// Rewrites a packet's TCP header with `change`, re-emitting it with fresh checksums; a
+/// packet that does not parse (a corrupted copy) is left as it is.
+fn rewrite(
+    bytes: &[u8],
+    change: impl FnOnce(&mut synack_core::wire::TcpHeader),
+) -> Option<Vec<u8>> {
+    let p = Packet::parse(bytes).ok()?;
+    let mut tcp = p.tcp.clone();
+    change(&mut tcp);
+    Packet {
+        ip: p.ip.clone(),
+        tcp,
+        payload: p.payload,
+    }
+    .to_bytes()
+    .ok()
+}
+
+/// Sets the MSS option of a SYN to `mss`.
+fn set_mss(tcp: &mut synack_core::wire::TcpHeader, mss: u16) {
+    if tcp.flags.contains(Flags::SYN) {
+        for o in &mut tcp.options {
+            if let TcpOption::Mss(m) = o {
+                *m = mss;
+            }
+        }
     }
 }
 
@@ -62,7 +119,18 @@ impl TcpStack for Planted {
         "planted"
     }
     fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
-        self.inner.handle_packet(now, bytes);
+        let rewritten = match self.bug {
+            Bug::DropRetransmittedFin => None,
+            // The peer announced SMALL_MSS; read it as the 1460 it would otherwise be.
+            Bug::IgnorePeerMss => rewrite(bytes, |t| set_mss(t, 1460)),
+            Bug::DoubleThePeerWindow => rewrite(bytes, |t| {
+                if !t.flags.contains(Flags::SYN) {
+                    t.window = t.window.saturating_mul(2);
+                }
+            }),
+        };
+        self.inner
+            .handle_packet(now, rewritten.as_deref().unwrap_or(bytes));
     }
     fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         loop {
@@ -70,6 +138,22 @@ impl TcpStack for Planted {
                 return false;
             }
             match self.bug {
+                Bug::IgnorePeerMss => {
+                    if let Some(b) = rewrite(out, |t| set_mss(t, SMALL_MSS)) {
+                        *out = b;
+                    }
+                    return true;
+                }
+                Bug::DoubleThePeerWindow => {
+                    if let Some(b) = rewrite(out, |t| {
+                        if !t.flags.contains(Flags::SYN) {
+                            t.window /= 2;
+                        }
+                    }) {
+                        *out = b;
+                    }
+                    return true;
+                }
                 Bug::DropRetransmittedFin => {
                     if let Ok(p) = Packet::parse(out) {
                         if p.tcp.flags.contains(Flags::FIN) {

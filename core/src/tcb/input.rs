@@ -75,6 +75,7 @@ impl Tcb {
         self.snd_wnd = u32::from(seg.window);
         self.max_snd_wnd = self.snd_wnd;
         self.snd_wl1 = seg.seq;
+        self.snd_wl2 = self.snd_una;
         self.init_rcv_window();
         self.syn_due = true;
         self.set_state(State::SynReceived, Self::cause(seg));
@@ -438,9 +439,10 @@ impl Tcb {
                 if self.user_deadline.is_some() {
                     self.user_deadline = Some(now + self.config.user_timeout);
                 }
-                self.arm_persist(now);
             }
         }
+        // All that was offered is acknowledged and data waits: probe (§3.8.6.1).
+        self.arm_persist(now);
         // RFC 9293 §3.10.7.4 "Fifth, check the ACK field": the per-state additions.
         match self.state {
             // FIN-WAIT-1: "if the FIN segment is now acknowledged, then enter FIN-WAIT-2 and

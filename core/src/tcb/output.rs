@@ -15,14 +15,30 @@ use crate::time::Instant;
 use crate::wire::Flags;
 
 impl Tcb {
-    /// Unsent octets that the send window allows now (`SND.UNA + SND.WND - SND.NXT`, at least 0).
+    /// The right edge of the send window: SND.WL2 + SND.WND. RFC 9293 §3.8.6: "The window sent
+    /// in each segment indicates the range of sequence numbers the sender of the window (the
+    /// data receiver) is currently prepared to accept", a range that starts at that segment's
+    /// ACK. SND.UNA + SND.WND (§3.8.6.2.1's usable window) is the same edge whenever the window
+    /// came with the latest ACK; but when an ACK advances SND.UNA in a segment whose window the
+    /// SND.WL1/SND.WL2 rule of §3.10.7.4 does not take (a retransmission of older data, say),
+    /// SND.UNA + SND.WND would reach past every edge the receiver offered.
+    fn send_right_edge(&self) -> SeqNum {
+        self.snd_wl2 + self.snd_wnd
+    }
+
+    /// Unsent octets that the send window allows now (right edge − SND.NXT, at least 0).
     fn usable_window(&self) -> u32 {
-        let right = self.snd_una + self.snd_wnd;
+        let right = self.send_right_edge();
         if self.snd_nxt.lt(right) {
             self.snd_nxt.distance_to(right)
         } else {
             0
         }
+    }
+
+    /// Whether the offered window is used up: nothing more may be sent until the peer opens it.
+    fn window_closed(&self) -> bool {
+        self.send_right_edge().le(self.snd_nxt)
     }
 
     /// Octets queued but never sent.
@@ -321,19 +337,19 @@ impl Tcb {
                 self.recovery_point = Some(self.snd_nxt);
             }
             // The persist timer: the window is closed and data waits (RFC 9293 §3.8.6.1).
-            _ if self.snd_wnd == 0 && self.unsent() > 0 => self.probe_due = true,
+            _ if self.window_closed() && self.unsent() > 0 => self.probe_due = true,
             _ => return,
         }
         self.rtt.on_retransmit();
         self.rtt.on_timeout();
     }
 
-    /// Arms the persist timer when the peer's window is zero, data waits and nothing is in
-    /// flight to elicit a window update (RFC 9293 §3.8.6.1: "a TCP implementation MUST
-    /// support probing of a zero window", MUST-35).
+    /// Arms the persist timer when the peer's window is closed (zero, or used up to its right
+    /// edge), data waits and nothing is in flight to elicit a window update (RFC 9293
+    /// §3.8.6.1: "a TCP implementation MUST support probing of a zero window", MUST-35).
     pub(crate) fn arm_persist(&mut self, now: Instant) {
         if self.may_send_data()
-            && self.snd_wnd == 0
+            && self.window_closed()
             && self.snd_una == self.snd_nxt
             && self.unsent() > 0
             && self.rtx_deadline.is_none()
