@@ -2,15 +2,15 @@
 //!
 //! This module owns the counting. State changes are counted as the stacks report them; table
 //! cells as the applications make their calls, as segments arrive (each classified against the
-//! receiving connection's own variables, which this module rebuilds from the wire: what a host
-//! sent and what it had acknowledged) and as timers run.
+//! receiving connection's own variables as the wire has shown them, `super::view`) and as
+//! timers run.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
 
 use synack_core::wire::Flags;
 use synack_core::{SeqNum, State};
 
+use super::view::Side;
 use crate::net::Summary;
 use crate::reference::Event;
 
@@ -21,20 +21,10 @@ pub type Transitions = BTreeMap<(State, State), u64>;
 /// How often each reference-table cell was exercised.
 pub type Cells = BTreeMap<(State, Event), u64>;
 
-/// A host's variables for one connection, from the segments it sent and received.
-#[derive(Clone, Copy, Default)]
-struct View {
-    snd_una: Option<u32>,
-    snd_nxt: Option<u32>,
-    rcv_nxt: Option<u32>,
-    rcv_wnd: u32,
-}
-
 /// The counts of one run.
 pub struct Coverage {
     transitions: BTreeMap<(State, State), u64>,
     cells: [[u64; EVENTS]; 11],
-    views: BTreeMap<(usize, SocketAddrV4, SocketAddrV4), View>,
 }
 
 impl Default for Coverage {
@@ -42,7 +32,6 @@ impl Default for Coverage {
         Coverage {
             transitions: BTreeMap::new(),
             cells: [[0; EVENTS]; 11],
-            views: BTreeMap::new(),
         }
     }
 }
@@ -86,45 +75,11 @@ impl Coverage {
         }
     }
 
-    /// Host `from` sent `s`: its SND.NXT, RCV.NXT and window as the wire shows them.
-    pub fn sent(&mut self, from: usize, s: &Summary) {
-        if s.has(Flags::RST) {
-            return;
-        }
-        let v = self.views.entry((from, s.src, s.dst)).or_default();
-        let end = s.end();
-        if v.snd_nxt.is_none_or(|n| SeqNum(n).lt(end)) {
-            v.snd_nxt = Some(end.get());
-        }
-        if v.snd_una.is_none() {
-            v.snd_una = Some(s.seq.get());
-        }
-        if s.has(Flags::ACK) {
-            v.rcv_nxt = Some(s.ack.get());
-        }
-        v.rcv_wnd = u32::from(s.window);
-    }
-
-    /// `s` reaches host `to`, whose connection is in `state`: count the cell it exercises,
-    /// and learn the receiver's SND.UNA from it.
-    pub fn arrives(&mut self, to: usize, s: &Summary, state: State) {
-        let (local, remote) = (s.dst, s.src);
-        let v = self
-            .views
-            .get(&(to, local, remote))
-            .copied()
-            .unwrap_or_default();
-        if let Some(e) = classify(&v, s) {
+    /// `s` reaches a host whose connection is in `state` and whose side of it the wire showed
+    /// as `receiver` until now: count the cell it exercises.
+    pub fn arrives(&mut self, receiver: &Side, s: &Summary, state: State) {
+        if let Some(e) = classify(receiver, s) {
             self.count(state, e);
-        }
-        if s.has(Flags::ACK) {
-            let ack = s.ack;
-            let v = self.views.entry((to, local, remote)).or_default();
-            if v.snd_una.is_none_or(|u| SeqNum(u).lt(ack))
-                && v.snd_nxt.is_some_and(|n| ack.le(SeqNum(n)))
-            {
-                v.snd_una = Some(ack.get());
-            }
         }
     }
 
@@ -143,19 +98,19 @@ impl Coverage {
 }
 
 /// The column of the table a segment falls in, relative to the receiver's variables `v`.
-fn classify(v: &View, s: &Summary) -> Option<Event> {
+fn classify(v: &Side, s: &Summary) -> Option<Event> {
     use Event as E;
     let (seq, ack, len) = (s.seq, s.ack, s.len);
     let in_window = |x: SeqNum| match v.rcv_nxt {
-        Some(r) => x.in_window(SeqNum(r), SeqNum(r) + v.rcv_wnd.max(1)),
+        Some(r) => x.in_window(r, r + v.rcv_wnd.max(1)),
         None => true,
     };
-    let at_rcv_nxt = v.rcv_nxt.is_none_or(|r| seq == SeqNum(r));
+    let at_rcv_nxt = v.rcv_nxt.is_none_or(|r| seq == r);
     let ack_ok = match (v.snd_una, v.snd_nxt) {
-        (Some(una), Some(nxt)) => SeqNum(una).lt(ack) && ack.le(SeqNum(nxt)),
+        (Some(una), Some(nxt)) => una.lt(ack) && ack.le(nxt),
         _ => false,
     };
-    let unsent = v.snd_nxt.is_some_and(|nxt| ack.gt(SeqNum(nxt)));
+    let unsent = v.snd_nxt.is_some_and(|nxt| ack.gt(nxt));
     Some(if s.has(Flags::RST) {
         if s.has(Flags::ACK) && at_rcv_nxt {
             E::RstAckAcceptable

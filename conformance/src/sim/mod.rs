@@ -15,6 +15,7 @@
 pub mod apps;
 pub mod coverage;
 pub mod oracle;
+pub mod view;
 pub mod wire;
 pub mod workload;
 
@@ -316,7 +317,7 @@ pub fn run_with(
         transitions,
         cells,
         wire: record.trace.packets,
-        requirement_checks: users.wire.checks().clone(),
+        requirement_checks: users.wire.checks(),
         known: seen.iter().map(|d| d.id).collect(),
         expected,
     })
@@ -492,7 +493,6 @@ impl Users for Checked {
     }
 
     fn sent(&mut self, now: Instant, from: usize, segment: &Summary, _decision: &Decision) {
-        self.coverage.sent(from, segment);
         if let Some(v) = self.wire.sent(segment) {
             let (a, b) = if from == 0 {
                 (segment.src, segment.dst)
@@ -512,7 +512,8 @@ impl Users for Checked {
     fn arriving(&mut self, to: usize, segment: &Summary, stacks: &Stacks) {
         let state =
             crate::net::state_at(stacks_of(stacks), to, 1 - to, segment).unwrap_or(State::Closed);
-        self.coverage.arrives(to, segment, state);
+        let receiver = self.wire.receiver(segment);
+        self.coverage.arrives(&receiver, segment, state);
         self.wire.arrived(segment);
     }
 

@@ -1,11 +1,10 @@
 //! Wire oracles: requirements of RFC 9293 that the segments on the wire show, checked for any
 //! stack by a passive observer.
 //!
-//! This module owns [`WireOracle`]: for each direction of each connection, what the wire has
-//! shown of its sender — the MSS and window scale its SYN announced, the highest octet it has
-//! sent, and the largest right window edge its peer advertised that reached it — rebuilt from
-//! the segments alone (as they leave their sender, and as they arrive), never from a stack's
-//! internals; and the checks each segment meets as it leaves its sender. A violation names the
+//! This module owns [`WireOracle`]: the views of each connection's two sides that `super::view`
+//! rebuilds from the wire alone (the MSS and window scale each SYN announced, the highest
+//! octet each side sent, the largest right window edge offered to it, SND.UNA, SND.NXT,
+//! RCV.NXT), and the checks each segment meets as it leaves its sender. A violation names the
 //! requirement by its RFC 9293 Appendix B label, or by the section that states it.
 //!
 //! The checks so far:
@@ -19,11 +18,10 @@
 //!   sender was ever offered are new data sent outside the window.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddrV4;
 
 use synack_core::wire::Flags;
-use synack_core::SeqNum;
 
+use super::view::{self, Side, Views};
 use crate::net::Summary;
 
 /// RFC 9293 §3.7.1: "If an MSS Option is not received at connection setup, TCP
@@ -39,57 +37,33 @@ pub struct Violation {
     pub message: String,
 }
 
-/// What the wire has shown of one side of a connection, as the sender of one direction.
-#[derive(Clone, Copy, Debug, Default)]
-struct Side {
-    /// Its ISN, from its SYN.
-    iss: Option<SeqNum>,
-    /// The MSS its SYN announced; `None` with `syn` set when the SYN carried none.
-    mss: Option<u16>,
-    /// Its SYN has been seen.
-    syn: bool,
-    /// The window scale shift its SYN announced (RFC 7323 §2.2).
-    wscale: Option<u8>,
-    /// One past the highest data octet it has sent.
-    sent_end: Option<SeqNum>,
-    /// The largest right edge its peer advertised in segments that reached it.
-    edge: Option<SeqNum>,
-}
-
-/// The passive observer of one run's connections.
+/// The passive observer of one run's connections: their views (`super::view`) and the checks.
 #[derive(Debug, Default)]
 pub struct WireOracle {
-    /// By (sender, receiver).
-    sides: BTreeMap<(SocketAddrV4, SocketAddrV4), Side>,
-    /// Checks made, by requirement, for the report.
-    checks: BTreeMap<&'static str, u64>,
+    views: Views,
+    /// Segments checked against the window, against an announced MSS, and against the default
+    /// MSS.
+    checked_window: u64,
+    checked_mss: u64,
+    checked_default_mss: u64,
 }
 
 impl WireOracle {
-    /// A segment leaves its sender: the checks it must meet.
+    /// A segment leaves its sender: the checks it must meet, then what it shows of its sender.
     pub fn sent(&mut self, s: &Summary) -> Option<Violation> {
+        let (conn, me) = self.views.of(s);
         if s.has(Flags::SYN) {
-            let iss = s.seq;
-            let known = self.sides.get(&(s.src, s.dst)).and_then(|d| d.iss);
-            if known.is_some_and(|i| i != iss) {
-                // A new incarnation of the connection: start its views afresh.
-                self.sides.remove(&(s.src, s.dst));
-                self.sides.remove(&(s.dst, s.src));
-            }
-            let side = self.sides.entry((s.src, s.dst)).or_default();
-            side.iss = Some(iss);
-            side.syn = true;
-            side.mss = s.options.mss;
-            side.wscale = s.options.window_scale;
+            view::syn_sent(conn, me, s);
         }
+        let (side, peer) = (conn[me], conn[1 - me]);
+        view::sent(conn, me, s);
         if s.len == 0 || s.has(Flags::RST) {
             return None;
         }
-        let peer = self.sides.get(&(s.dst, s.src)).copied().unwrap_or_default();
-        let side = self.sides.entry((s.src, s.dst)).or_default();
         let data_start = s.seq + u32::from(s.has(Flags::SYN));
         let end = data_start + s.len;
-        let new_data = side.sent_end.is_none_or(|e| end.gt(e));
+        let new_data = side.data_end.is_none_or(|e| end.gt(e));
+        self.checked_window += u64::from(new_data && side.edge.is_some());
         let window = new_data
             .then_some(side.edge)
             .flatten()
@@ -109,61 +83,73 @@ impl WireOracle {
                     ),
                 })
             });
-        side.sent_end = Some(side.sent_end.map_or(end, |e| e.max(end)));
-        *self.checks.entry("§3.8.6").or_insert(0) += u64::from(new_data && side.edge.is_some());
         if !peer.syn {
             return window;
         }
-        let (mss, requirement) = match peer.mss {
-            Some(m) => (m, "MUST-16"),
-            None => (DEFAULT_SEND_MSS, "MUST-15"),
-        };
-        *self.checks.entry(requirement).or_insert(0) += 1;
-        if s.len > u32::from(mss) {
-            let announced = match peer.mss {
-                Some(m) => format!("announced an MSS of {m}"),
-                None => format!("announced no MSS, so {DEFAULT_SEND_MSS} (§3.7.1)"),
-            };
-            return Some(Violation {
-                requirement,
-                message: format!(
-                    "{} sent {} octets of data in one segment; its peer {} {announced}",
-                    s.src, s.len, s.dst
-                ),
-            });
-        }
-        window
+        mss_check(self, &peer, s).or(window)
     }
 
-    /// A segment reaches its receiver intact: the window it advertises is the receiver's view
-    /// of its peer's right edge from now on, if it is the largest yet.
+    /// The receiver's side of `s`'s connection as it was before `s` arrives (for coverage to
+    /// classify `s` against).
+    pub fn receiver(&mut self, s: &Summary) -> Side {
+        let (conn, from) = self.views.of(s);
+        conn[1 - from]
+    }
+
+    /// A segment reaches its receiver intact.
     pub fn arrived(&mut self, s: &Summary) {
-        if !s.has(Flags::ACK) || s.has(Flags::RST) {
-            return;
-        }
-        let sender = self.sides.get(&(s.src, s.dst)).copied().unwrap_or_default();
-        let receiver = self.sides.entry((s.dst, s.src)).or_default();
-        // RFC 7323 §2.2: the window field of a SYN is never scaled; the others are, by the
-        // sender's shift, once both SYNs carried the option.
-        let shift = match (sender.wscale, receiver.wscale) {
-            (Some(shift), Some(_)) if !s.has(Flags::SYN) => u32::from(shift.min(14)),
-            _ => 0,
-        };
-        let edge = s.ack + (u32::from(s.window) << shift);
-        receiver.edge = Some(receiver.edge.map_or(edge, |e| e.max(edge)));
+        let (conn, from) = self.views.of(s);
+        view::arrived(conn, from, s);
     }
 
     /// How many segments each requirement was checked on.
-    pub fn checks(&self) -> &BTreeMap<&'static str, u64> {
-        &self.checks
+    pub fn checks(&self) -> BTreeMap<&'static str, u64> {
+        [
+            ("§3.8.6", self.checked_window),
+            ("MUST-16", self.checked_mss),
+            ("MUST-15", self.checked_default_mss),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
     }
+}
+
+/// Segment size: no more data than the MSS the receiver, `peer`, announced, or 536 without
+/// one (§3.7.1, MUST-15 and MUST-16).
+fn mss_check(o: &mut WireOracle, peer: &Side, s: &Summary) -> Option<Violation> {
+    let (mss, requirement) = match peer.mss {
+        Some(m) => {
+            o.checked_mss += 1;
+            (m, "MUST-16")
+        }
+        None => {
+            o.checked_default_mss += 1;
+            (DEFAULT_SEND_MSS, "MUST-15")
+        }
+    };
+    if s.len <= u32::from(mss) {
+        return None;
+    }
+    let announced = match peer.mss {
+        Some(m) => format!("announced an MSS of {m}"),
+        None => format!("announced no MSS, so {DEFAULT_SEND_MSS} (§3.7.1)"),
+    };
+    Some(Violation {
+        requirement,
+        message: format!(
+            "{} sent {} octets of data in one segment; its peer {} {announced}",
+            s.src, s.len, s.dst
+        ),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::net::summary::OptionSummary;
-    use std::net::Ipv4Addr;
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use synack_core::SeqNum;
 
     const A: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
     const B: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 49293);

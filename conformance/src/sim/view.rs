@@ -1,0 +1,132 @@
+//! What the wire has shown of each side of each connection: the variables a passive observer
+//! rebuilds from the segments alone, as they leave their sender and as they arrive, never from
+//! a stack's internals.
+//!
+//! This module owns [`Views`], updated once per segment sent and once per segment arriving.
+//! Coverage classifies each arriving segment against its receiver's side (`coverage`); the wire
+//! oracles check each leaving segment against its sender's side and its peer's (`wire`).
+
+use std::net::SocketAddrV4;
+
+use synack_core::wire::Flags;
+use synack_core::SeqNum;
+
+use crate::net::Summary;
+
+/// One side of a connection, as the wire shows it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Side {
+    /// Its ISN, from its SYN.
+    pub iss: Option<SeqNum>,
+    /// It has sent its SYN.
+    pub syn: bool,
+    /// The MSS its SYN announced (`None`, with `syn`, when the SYN carried none).
+    pub mss: Option<u16>,
+    /// The window scale shift its SYN announced (RFC 7323 §2.2).
+    pub wscale: Option<u8>,
+    /// SND.UNA: the first of its sequence numbers not yet acknowledged by an ACK that reached
+    /// it.
+    pub snd_una: Option<SeqNum>,
+    /// SND.NXT: one past the last sequence number it sent (SYN and FIN count).
+    pub snd_nxt: Option<SeqNum>,
+    /// RCV.NXT: the ACK of the latest segment it sent.
+    pub rcv_nxt: Option<SeqNum>,
+    /// RCV.WND: the window of the latest segment it sent.
+    pub rcv_wnd: u32,
+    /// One past the highest data octet it has sent.
+    pub data_end: Option<SeqNum>,
+    /// The largest right edge (SEG.ACK + SEG.WND, scaled) its peer offered in segments that
+    /// reached it.
+    pub edge: Option<SeqNum>,
+}
+
+/// A connection's key: its two sockets, the lower first.
+type Key = (SocketAddrV4, SocketAddrV4);
+
+/// The sides of every connection of a run.
+#[derive(Debug, Default)]
+pub struct Views {
+    /// A run has few connections and most segments belong to the one before, so a list
+    /// searched from the last one used serves better than a map.
+    conns: Vec<(Key, [Side; 2])>,
+    last: usize,
+}
+
+impl Views {
+    /// The two sides of `s`'s connection, and which of them is `s`'s sender.
+    pub fn of(&mut self, s: &Summary) -> (&mut [Side; 2], usize) {
+        let (k, from) = if s.src <= s.dst {
+            ((s.src, s.dst), 0)
+        } else {
+            ((s.dst, s.src), 1)
+        };
+        if self.conns.get(self.last).is_none_or(|(c, _)| *c != k) {
+            self.last = match self.conns.iter().position(|(c, _)| *c == k) {
+                Some(i) => i,
+                None => {
+                    self.conns.push((k, Default::default()));
+                    self.conns.len() - 1
+                }
+            };
+        }
+        (&mut self.conns[self.last].1, from)
+    }
+}
+
+/// `s`, a SYN, leaves side `me`: what it announces. A SYN with a new ISS begins a new
+/// incarnation of the connection, whose views start afresh.
+pub fn syn_sent(conn: &mut [Side; 2], me: usize, s: &Summary) {
+    if conn[me].iss.is_some_and(|i| i != s.seq) {
+        *conn = Default::default();
+    }
+    let side = &mut conn[me];
+    side.iss = Some(s.seq);
+    side.syn = true;
+    side.mss = s.options.mss;
+    side.wscale = s.options.window_scale;
+}
+
+/// `s` left side `me` (after its SYN, if any, was taken by [`syn_sent`]).
+pub fn sent(conn: &mut [Side; 2], me: usize, s: &Summary) {
+    if s.has(Flags::RST) {
+        return;
+    }
+    let v = &mut conn[me];
+    let end = s.end();
+    if v.snd_nxt.is_none_or(|n| n.lt(end)) {
+        v.snd_nxt = Some(end);
+    }
+    if v.snd_una.is_none() {
+        v.snd_una = Some(s.seq);
+    }
+    if s.has(Flags::ACK) {
+        v.rcv_nxt = Some(s.ack);
+    }
+    v.rcv_wnd = u32::from(s.window);
+    if s.len > 0 {
+        let data_end = s.seq + u32::from(s.has(Flags::SYN)) + s.len;
+        v.data_end = Some(v.data_end.map_or(data_end, |e| e.max(data_end)));
+    }
+}
+
+/// `s` reached its receiver, side `1 - from`, intact: the acknowledgment it carries and the
+/// window it offers.
+pub fn arrived(conn: &mut [Side; 2], from: usize, s: &Summary) {
+    if !s.has(Flags::ACK) || s.has(Flags::RST) {
+        return;
+    }
+    let sender_scale = conn[from].wscale;
+    let v = &mut conn[1 - from];
+    let ack = s.ack;
+    if v.snd_una.is_none_or(|u| u.lt(ack)) && v.snd_nxt.is_some_and(|n| ack.le(n)) {
+        v.snd_una = Some(ack);
+    }
+    // RFC 7323 §2.2: the window field of a SYN is never scaled; the others are, by the
+    // sender's shift, once both SYNs carried the option.
+    let shift = match (sender_scale, v.wscale) {
+        (Some(shift), Some(_)) if !s.has(Flags::SYN) => u32::from(shift.min(14)),
+        _ => 0,
+    };
+    let edge = ack + (u32::from(s.window) << shift);
+    v.edge = Some(v.edge.map_or(edge, |e| e.max(edge)));
+}
