@@ -66,6 +66,7 @@ struct Link {
 
 /// A copy of a packet in flight: when it arrives, the order it was sent in, and its slot in
 /// `Network::slots` (the queue moves these few octets, not the packets).
+#[derive(Clone, Copy)]
 struct Flight {
     at: Instant,
     order: u64,
@@ -86,6 +87,52 @@ impl PartialOrd for Flight {
 impl Ord for Flight {
     fn cmp(&self, other: &Self) -> Ordering {
         (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+/// The copies in flight, taken in (arrival time, order sent) order. Most copies arrive in the
+/// order they were sent (always, on a link without jitter), so they wait in a plain queue; only
+/// a copy that would arrive before the last one queued goes to the heap. Taking the earlier of
+/// the two fronts gives the same order as one heap would.
+#[derive(Default)]
+struct Flights {
+    in_order: VecDeque<Flight>,
+    heap: BinaryHeap<Reverse<Flight>>,
+}
+
+impl Flights {
+    fn push(&mut self, f: Flight) {
+        if self.in_order.back().is_none_or(|b| *b <= f) {
+            self.in_order.push_back(f);
+        } else {
+            self.heap.push(Reverse(f));
+        }
+    }
+
+    fn peek(&self) -> Option<Flight> {
+        match (self.in_order.front(), self.heap.peek()) {
+            (Some(a), Some(Reverse(b))) => Some(if a <= b { *a } else { *b }),
+            (Some(a), None) => Some(*a),
+            (None, Some(Reverse(b))) => Some(*b),
+            (None, None) => None,
+        }
+    }
+
+    fn pop(&mut self) -> Option<Flight> {
+        let from_queue = match (self.in_order.front(), self.heap.peek()) {
+            (Some(a), Some(Reverse(b))) => a <= b,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if from_queue {
+            self.in_order.pop_front()
+        } else {
+            self.heap.pop().map(|Reverse(f)| f)
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.in_order.is_empty() && self.heap.is_empty()
     }
 }
 
@@ -132,7 +179,7 @@ pub struct Record {
 pub struct Network {
     links: [Link; 2],
     decider: Decider,
-    queue: BinaryHeap<Reverse<Flight>>,
+    queue: Flights,
     /// The copies in flight, by slot; `free` lists the empty slots.
     slots: Vec<Option<Arrival>>,
     free: Vec<usize>,
@@ -171,7 +218,7 @@ impl Network {
                 },
             ],
             decider,
-            queue: BinaryHeap::new(),
+            queue: Flights::default(),
             slots: Vec::new(),
             free: Vec::new(),
             order: 0,
@@ -199,7 +246,7 @@ impl Network {
 
     /// When the next copy in flight arrives.
     pub fn next_arrival(&self) -> Option<Instant> {
-        self.queue.peek().map(|f| f.0.at)
+        self.queue.peek().map(|f| f.at)
     }
 
     /// Whether nothing is in flight.
@@ -353,11 +400,11 @@ impl Network {
                     self.slots.len() - 1
                 }
             };
-            self.queue.push(Reverse(Flight {
+            self.queue.push(Flight {
                 at: now + delay + Duration::from_micros(copy.extra_us),
                 order: self.order,
                 slot,
-            }));
+            });
         }
         if let Some(b) = bytes {
             self.recycle(b);
@@ -366,10 +413,10 @@ impl Network {
 
     /// The next copy due at or before `now`, if any.
     pub fn pop_due(&mut self, now: Instant) -> Option<Arrival> {
-        if self.queue.peek().is_none_or(|f| f.0.at > now) {
+        if self.queue.peek().is_none_or(|f| f.at > now) {
             return None;
         }
-        let slot = self.queue.pop()?.0.slot;
+        let slot = self.queue.pop()?.slot;
         self.free.push(slot);
         self.slots.get_mut(slot).and_then(Option::take)
     }
