@@ -128,6 +128,19 @@ impl Regression {
                 format!("{}: expected 1 to {MAX_TRANSFER}", self.max_bytes),
             ));
         }
+        for (i, (_, d)) in self.schedule.iter().enumerate() {
+            for c in &d.copies {
+                if c.extra_us > 600_000_000 || c.flip_bit.is_some_and(|b| b >= 65_535 * 8) {
+                    return Err(Error::parse(
+                        format!("regression field schedule[{i}]"),
+                        format!(
+                            "a copy delayed {} µs or flipping bit {:?}: expected at most 600 s of delay and a bit of a packet of at most 65535 octets",
+                            c.extra_us, c.flip_bit
+                        ),
+                    ));
+                }
+            }
+        }
         self.pairing()?;
         Ok(())
     }

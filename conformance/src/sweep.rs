@@ -70,14 +70,14 @@ impl SweepOptions {
                 format!("{} is out of bounds: expected 1 to {MAX_JOBS}", self.jobs),
             ));
         }
-        if self.seeds.end - self.seeds.start > MAX_SEEDS {
+        if self.seeds.end.saturating_sub(self.seeds.start) > MAX_SEEDS {
             return Err(Error::parse(
                 "--seeds",
                 format!(
                     "{}..{} holds {} seeds: expected at most {MAX_SEEDS} (run larger sweeps as shards)",
                     self.seeds.start,
                     self.seeds.end,
-                    self.seeds.end - self.seeds.start
+                    self.seeds.end.saturating_sub(self.seeds.start)
                 ),
             ));
         }

@@ -82,6 +82,38 @@ fn lost_fin_is_retransmitted_with_backoff() {
 }
 
 #[test]
+fn data_written_after_the_window_closed_is_probed() {
+    // B can hold 1000 octets and reads nothing. A fills the window exactly, so everything is
+    // acknowledged with a zero window and nothing waits; only then does its application write
+    // more. That data must be probed for (RFC 9293 §3.8.6.1, MUST-36), or the connection waits
+    // for a window update that B never has a reason to send.
+    let small = Config {
+        recv_buffer: 1000,
+        ..config()
+    };
+    let (mut p, ca, _) = pair(Box::new(|_, _, _| vec![Duration::ZERO]), small);
+    assert!(p.run_until(secs(1.0), |p| state(&p.a, ca) == State::Established));
+    assert_eq!(p.a.send(p.now, ca, &[7u8; 1000]).unwrap(), 1000);
+    assert!(p.run_until(secs(3.0), |p| {
+        let s = p.a.status(ca).unwrap();
+        s.snd_wnd == 0 && s.snd_una == s.snd_nxt
+    }));
+    p.settle(secs(1.0));
+    assert_eq!(p.a.send(p.now, ca, &[8u8; 500]).unwrap(), 500);
+    assert!(
+        p.a.poll_timeout().is_some(),
+        "a timer runs for the queued data"
+    );
+    p.run_until(secs(10.0), |_| false);
+    let probes = p
+        .trace
+        .iter()
+        .filter(|(_, to_b, s)| *to_b && s.contains("<DATA=1>"))
+        .count();
+    assert!(probes >= 1, "A probes the closed window: {:?}", p.trace);
+}
+
+#[test]
 fn a_zero_window_reopens_through_probes() {
     // B can hold 1000 octets; its application reads nothing until 5 s, and the window update
     // it sends then is lost, so only A's probes can find out that the window opened.

@@ -386,7 +386,11 @@ impl Network {
             let arrival = Arrival {
                 n,
                 to: 1 - from,
-                corrupted: copy.flip_bit.is_some(),
+                // A bit past the packet's end (a schedule written for a longer packet) flips
+                // nothing.
+                corrupted: copy
+                    .flip_bit
+                    .is_some_and(|bit| (bit as usize) < b.len() * 8),
                 summary,
                 bytes: b,
             };

@@ -73,11 +73,16 @@ impl Views {
     }
 }
 
-/// `s`, a SYN, leaves side `me`: what it announces. A SYN with a new ISS begins a new
-/// incarnation of the connection, whose views start afresh.
+/// `s`, a SYN, leaves side `me`: what it announces. A SYN with another ISS begins a new
+/// incarnation of this side: its view starts afresh, and so does what its peer knew of its
+/// sequence space (RCV.NXT) and was offered by it (the right edge). The peer's own SYN and
+/// sequence numbers stand: in RFC 793 Figure 9 only the side that returned to LISTEN starts
+/// again.
 pub fn syn_sent(conn: &mut [Side; 2], me: usize, s: &Summary) {
-    if conn[me].iss.is_some_and(|i| i != s.seq) {
-        *conn = Default::default();
+    if conn[me].iss != Some(s.seq) {
+        conn[me] = Side::default();
+        conn[1 - me].rcv_nxt = None;
+        conn[1 - me].edge = None;
     }
     let side = &mut conn[me];
     side.iss = Some(s.seq);
@@ -118,9 +123,12 @@ pub fn arrived(conn: &mut [Side; 2], from: usize, s: &Summary) {
     let sender_scale = conn[from].wscale;
     let v = &mut conn[1 - from];
     let ack = s.ack;
-    if v.snd_una.is_none_or(|u| u.lt(ack)) && v.snd_nxt.is_some_and(|n| ack.le(n)) {
-        v.snd_una = Some(ack);
+    // §3.10.7.4: only an ACK with SND.UNA =< SEG.ACK =< SND.NXT moves SND.UNA or updates the
+    // window; any other is a duplicate, or acknowledges what was never sent.
+    if !(v.snd_una.is_none_or(|u| u.le(ack)) && v.snd_nxt.is_some_and(|n| ack.le(n))) {
+        return;
     }
+    v.snd_una = Some(ack);
     // RFC 7323 §2.2: the window field of a SYN is never scaled; the others are, by the
     // sender's shift, once both SYNs carried the option.
     let shift = match (sender_scale, v.wscale) {

@@ -246,4 +246,29 @@ mod tests {
         o.arrived(&seg(B, 301, 101, Flags::ACK, 1000, 0));
         assert_eq!(o.sent(&seg(A, 1102, 301, Flags::ACK, 65535, 1460)), None);
     }
+
+    #[test]
+    fn a_side_that_starts_again_keeps_its_peers_view() {
+        // RFC 793 Figure 9: B answers an old SYN, is reset to LISTEN, and answers A's SYN with
+        // a SYN,ACK of a new ISS. A's SYN and MSS still stand, so B's data is still held to it.
+        let mut o = WireOracle::default();
+        handshake(&mut o, Some(1000), Some(1460), 65535);
+        let mut again = seg(B, 900, 101, Flags::SYN | Flags::ACK, 65535, 0);
+        again.options.mss = Some(1460);
+        assert_eq!(o.sent(&again), None);
+        o.arrived(&again);
+        o.arrived(&seg(A, 101, 901, Flags::ACK, 65535, 0));
+        let v = o.sent(&seg(B, 901, 101, Flags::ACK, 65535, 1460));
+        assert_eq!(v.map(|v| v.requirement), Some("MUST-16"));
+    }
+
+    #[test]
+    fn an_ack_of_what_was_never_sent_offers_no_window() {
+        let mut o = WireOracle::default();
+        handshake(&mut o, Some(1460), Some(1460), 1000);
+        // B acknowledges far past A's SND.NXT, with a large window: A must not take it.
+        o.arrived(&seg(B, 301, 50_000, Flags::ACK, 65535, 0));
+        let v = o.sent(&seg(A, 101, 301, Flags::ACK, 65535, 1460));
+        assert_eq!(v.map(|v| v.requirement), Some("§3.8.6"));
+    }
 }

@@ -148,7 +148,15 @@ impl Endpoint {
                 self.after_call(id);
                 Ok(n)
             }
-            Some(Socket::Conn(tcb)) => tcb.send(data),
+            Some(Socket::Conn(tcb)) => {
+                let taken = tcb.send(data);
+                // Data queued behind a closed window with nothing in flight: probe it
+                // (RFC 9293 §3.8.6.1, MUST-36).
+                if matches!(taken, Ok(1..)) {
+                    tcb.arm_persist(now);
+                }
+                taken
+            }
         }
     }
 

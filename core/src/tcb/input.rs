@@ -156,7 +156,8 @@ impl Tcb {
         self.snd_wnd = u32::from(seg.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = seg.seq;
-        self.snd_wl2 = seg.ack;
+        // A SYN without ACK (simultaneous open) offers its window from our SND.UNA.
+        self.snd_wl2 = if ack_ok { seg.ack } else { self.snd_una };
         if self.snd_una.gt(self.iss) {
             // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
             // ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
@@ -170,6 +171,8 @@ impl Tcb {
                 ..*seg
             };
             self.process_text_and_fin(now, &rest);
+            // Data queued in SYN-SENT waits behind a zero window: probe it (§3.8.6.1).
+            self.arm_persist(now);
         } else {
             // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT>
             // <CTL=SYN,ACK> and send it." Simultaneous open (RFC 793 Figure 8). Other controls
@@ -439,6 +442,10 @@ impl Tcb {
                 if self.user_deadline.is_some() {
                     self.user_deadline = Some(now + self.config.user_timeout);
                 }
+            } else if self.snd_una == self.snd_nxt && !self.window_closed() {
+                // The window opened with nothing in flight: the timer that runs now can only
+                // be the persist timer, which has nothing left to probe.
+                self.rtx_deadline = None;
             }
         }
         // All that was offered is acknowledged and data waits: probe (§3.8.6.1).

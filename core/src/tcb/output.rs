@@ -37,7 +37,7 @@ impl Tcb {
     }
 
     /// Whether the offered window is used up: nothing more may be sent until the peer opens it.
-    fn window_closed(&self) -> bool {
+    pub(crate) fn window_closed(&self) -> bool {
         self.send_right_edge().le(self.snd_nxt)
     }
 
