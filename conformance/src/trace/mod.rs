@@ -297,7 +297,7 @@ impl Trace {
                     options: vec![
                         InterfaceDescriptionOption::IfName(Cow::Borrowed("synack")),
                         InterfaceDescriptionOption::IfDescription(Cow::Borrowed(
-                            "the simulated network between TCP A and TCP B, as packets leave their sender (virtual time)",
+                            "packets as they leave their sender: virtual time in the simulator, wall-clock time at the interop boundary",
                         )),
                         // Timestamps are virtual nanoseconds.
                         InterfaceDescriptionOption::IfTsResol(9),

@@ -83,14 +83,15 @@ enum Row {
     },
 }
 
-/// The sequence-number bases of each side: the ISN of the first SYN a socket sent.
+/// The sequence-number bases of each side: the ISN of the latest SYN a socket sent (a new
+/// incarnation of a connection on the same sockets has an ISN of its own).
 #[derive(Default)]
 struct Isns(BTreeMap<(SocketAddrV4, SocketAddrV4), u32>);
 
 impl Isns {
     fn learn(&mut self, s: &Summary) {
         if s.flags.contains(Flags::SYN) {
-            self.0.entry((s.src, s.dst)).or_insert(s.seq.get());
+            self.0.insert((s.src, s.dst), s.seq.get());
         }
     }
 
