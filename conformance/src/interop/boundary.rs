@@ -23,6 +23,7 @@ use super::scenarios::{kernel_side, scripts, CoreSide, Scenario};
 use super::{Options, CORE, KERNEL, SCENARIO_LIMIT, TUN_NAME};
 use crate::net::faults::{self, Decision, Faults};
 use crate::net::{Decider, Network, Summary};
+use crate::sim::wire::WireOracle;
 use crate::sim::{Clock, Run, Users};
 use crate::stacks::core::CoreStack;
 use crate::stacks::{TcpStack, Transition};
@@ -198,6 +199,10 @@ struct Sides {
     port: Rc<Port>,
     /// The first error of either side or of the device; it ends the scenario.
     error: Option<String>,
+    /// The wire requirements (`crate::sim::wire`), checked on both sides' segments.
+    wire: WireOracle,
+    /// What they found in the kernel's segments: findings about Linux, reported, not failed.
+    findings: Vec<String>,
     lost: u64,
     duplicated: u64,
     /// Segments carrying an option they should not.
@@ -288,6 +293,22 @@ impl Users for Sides {
         self.lost += u64::from(decision.lost.is_some());
         self.duplicated += u64::from(decision.copies.len() > 1);
         self.inspect(from == CORE_HOST, segment);
+        if let Some(v) = self.wire.sent(segment) {
+            let text = format!(
+                "wire requirement {}: {segment}: {}",
+                v.requirement, v.message
+            );
+            if from == CORE_HOST {
+                self.error
+                    .get_or_insert(format!("synack-core broke a {text}"));
+            } else if self.findings.len() < 5 {
+                self.findings.push(format!("the kernel broke a {text}"));
+            }
+        }
+    }
+
+    fn arriving(&mut self, _to: usize, segment: &Summary, _stacks: &crate::sim::apps::Stacks) {
+        self.wire.arrived(segment);
     }
 
     /// Done when both scripts are, and synack-core holds no socket (TIME-WAIT over).
@@ -325,6 +346,10 @@ pub struct Outcome {
     pub pcap: PathBuf,
     /// What the kernel offered on its SYNs (synack-core declined it all).
     pub offers: Vec<&'static str>,
+    /// Wire requirements the kernel's segments broke (the first few): findings about Linux.
+    pub findings: Vec<String>,
+    /// How many segments each wire requirement was checked on.
+    pub requirement_checks: std::collections::BTreeMap<&'static str, u64>,
 }
 
 fn config() -> Config {
@@ -448,6 +473,8 @@ pub(super) fn play(
         kernel_done: false,
         port: Rc::clone(port),
         error: None,
+        wire: WireOracle::default(),
+        findings: Vec::new(),
         lost: 0,
         duplicated: 0,
         bad_options: Vec::new(),
@@ -472,5 +499,7 @@ pub(super) fn play(
         secs,
         pcap,
         offers: sides.kernel_offers,
+        findings: sides.findings,
+        requirement_checks: sides.wire.checks(),
     })
 }
