@@ -705,30 +705,7 @@ fn interop(a: &InteropArgs) -> Result<bool, String> {
         for s in &report.scenarios {
             match &s.outcome {
                 Ok(o) => {
-                    let checks: Vec<String> = o
-                        .requirement_checks
-                        .iter()
-                        .map(|(r, n)| format!("{r} {n}"))
-                        .collect();
-                    say!(
-                        "  {:<24} passed: {} packets ({} lost, {} duplicated) in {:.2}s; {}; wire checks {}; pcap {}",
-                        s.name,
-                        o.packets,
-                        o.lost,
-                        o.duplicated,
-                        o.secs,
-                        if o.offers.is_empty() {
-                            "kernel's SYN,ACK: MSS only".to_string()
-                        } else {
-                            format!("kernel's SYN offered {}, declined", o.offers.join(", "))
-                        },
-                        if checks.is_empty() {
-                            "none (no data)".to_string()
-                        } else {
-                            checks.join(", ")
-                        },
-                        o.pcap.display()
-                    );
+                    say!("  {:<24} passed: {}", s.name, o.summary());
                     for f in &o.findings {
                         say!("    finding: {f}");
                     }

@@ -352,6 +352,35 @@ pub struct Outcome {
     pub requirement_checks: std::collections::BTreeMap<&'static str, u64>,
 }
 
+impl Outcome {
+    /// One line: packets and faults, time, what the kernel offered, the wire checks, the pcap.
+    pub fn summary(&self) -> String {
+        let checks: Vec<String> = self
+            .requirement_checks
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        format!(
+            "{} packets ({} lost, {} duplicated) in {:.2}s; {}; wire checks {}; pcap {}",
+            self.packets,
+            self.lost,
+            self.duplicated,
+            self.secs,
+            if self.offers.is_empty() {
+                "kernel's SYN,ACK: MSS only".to_string()
+            } else {
+                format!("kernel's SYN offered {}, declined", self.offers.join(", "))
+            },
+            if checks.is_empty() {
+                "none (no data)".to_string()
+            } else {
+                checks.join(", ")
+            },
+            self.pcap.display()
+        )
+    }
+}
+
 fn config() -> Config {
     Config {
         // Real time: TIME-WAIT of 2 × 250 ms, and Linux's 200 ms RTO floor rather than RFC
