@@ -1,15 +1,14 @@
-//! What a command line decides about a run, and the command that reproduces it.
+//! What a command line decides about a run.
 //!
 //! This module owns [`RunConfig`]: everything besides the seed that decides a run (fault
-//! profile, TCP profile, workload, transfer sizes, the stacks and a planted bug), the
-//! [`RunSpec`] of a seed under it, and the `synack replay` command that reproduces that seed.
-//! Sweep reports, the CLI and the tests all take the replay command from here, so it is
-//! written once.
+//! profile, TCP profile, workload, transfer sizes, the stacks and a planted bug), its bounds,
+//! the record of it a sweep report keeps, and the [`RunSpec`] of a seed under it, whose
+//! `replay_command` is the one place the `synack replay` command is written.
 
 use serde::Serialize;
 
 use crate::net::faults::Profile as Faults;
-use crate::sim::workload::{Kind, Workload};
+use crate::sim::workload::Kind;
 use crate::sim::{RunSpec, DEFAULT_MAX_BYTES};
 use crate::stacks::{Pairing, StackFactory, TcpStack};
 use crate::Error;
@@ -123,7 +122,6 @@ impl RunConfig {
             profile: self.profile,
             workload: self.workload,
             max_bytes: self.max_bytes,
-            fixed: self.transfer.map(|n| Workload::fixed(Kind::Bulk, n, 0)),
             transfer: self.transfer,
             stacks: self.stacks,
             ..RunSpec::new(seed, self.faults)
@@ -145,11 +143,6 @@ impl RunConfig {
         &self,
     ) -> impl Fn(usize, synack_core::Config, [u8; 16]) -> Box<dyn TcpStack> + Sync + '_ {
         move |host, config, key| self.build(host, config, key)
-    }
-
-    /// The `synack replay` command that reproduces `seed` (see [`RunSpec::replay_command`]).
-    pub fn replay_command(&self, seed: u64) -> String {
-        self.spec(seed).replay_command()
     }
 }
 

@@ -333,8 +333,8 @@ fn print_failures(report: &SweepReport) {
     say!("failing seeds: {}", list.join(" "));
 }
 
-fn sweep_with_progress(opts: &SweepOptions, run: &RunConfig) -> Result<SweepReport, String> {
-    let total = sweep::seeds(opts).len();
+fn sweep_with_progress(opts: &SweepOptions) -> Result<SweepReport, String> {
+    let total = sweep::seed_iter(opts).count();
     let terminal = std::io::stderr().is_terminal();
     let bar = terminal.then(|| {
         let b = ProgressBar::new(total as u64);
@@ -355,7 +355,7 @@ fn sweep_with_progress(opts: &SweepOptions, run: &RunConfig) -> Result<SweepRepo
                 ..=LIVE_FAILURES => Some(format!(
                     "seed {} failed: {failure}\n  {}",
                     o.seed,
-                    run.replay_command(o.seed)
+                    o.replay.as_deref().unwrap_or_default()
                 )),
                 n if n == LIVE_FAILURES + 1 => {
                     Some("more failures: see the summary at the end".to_string())
@@ -377,7 +377,7 @@ fn sweep_with_progress(opts: &SweepOptions, run: &RunConfig) -> Result<SweepRepo
             None => {}
         }
     };
-    let report = sweep::sweep(opts, &run.factory(), &progress)?;
+    let report = sweep::sweep(opts, &opts.run.factory(), &progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -407,7 +407,7 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         None => None,
     };
     let started = WallClock::now();
-    let report = sweep_with_progress(&opts, &run)?;
+    let report = sweep_with_progress(&opts)?;
     let secs = started.elapsed().as_secs_f64();
     say!(
         "{} seeds of {} faults under {} in {secs:.1}s ({:.0} seeds/s, {:.0} packets/s){}",
@@ -439,10 +439,10 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
             .outcomes
             .iter()
             .find(|o| o.expected == Some(*id))
-            .map_or(0, |o| o.seed);
+            .and_then(|o| o.replay.as_deref());
         say!(
             "{n} failed as expected: known difference {id} (first: {})",
-            run.replay_command(first)
+            first.unwrap_or_default()
         );
         if let Some(d) = known::by_id(id) {
             say!("  {}\n  {}", d.summary, d.rfc);
@@ -475,19 +475,13 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
 }
 
 fn replay(a: &ReplayArgs) -> Result<bool, String> {
-    let (spec, run) = match &a.regression {
-        Some(path) => {
-            let r = Regression::load(path)?;
-            let run = RunConfig {
-                stacks: r.pairing()?,
-                ..a.run.config()
-            };
-            (r.spec()?, run)
-        }
+    // A regression file names everything that decides its run, the stacks included.
+    let spec = match &a.regression {
+        Some(path) => Regression::load(path)?.spec()?,
         None => {
             let run = a.run.config();
             run.validate()?;
-            (run.spec(a.seed.unwrap_or(0)), run)
+            run.spec(a.seed.unwrap_or(0))
         }
     };
     let options = TraceOptions {
@@ -496,7 +490,7 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         keep_packets: false,
         pcap: a.pcap.clone(),
     };
-    let result = sim::run_with(&spec, &options, &run.factory())?;
+    let result = sim::run(&spec, &options)?;
     if a.trace {
         let _ = write!(
             std::io::stdout().lock(),
@@ -770,7 +764,7 @@ fn default_suite() -> Result<bool, String> {
         opts.seeds.start,
         opts.seeds.end
     );
-    let report = sweep_with_progress(&opts, &opts.run)?;
+    let report = sweep_with_progress(&opts)?;
     say!("{} passed, {} failed", report.passed, report.failed);
     Ok(ok && report.failed == 0)
 }

@@ -81,7 +81,7 @@ impl SweepOptions {
                 ),
             ));
         }
-        if seeds(self).is_empty() {
+        if seed_iter(self).next().is_none() {
             let (place, why) = match self.shard {
                 Some((k, n)) if !self.seeds.is_empty() => (
                     "--shard",
@@ -359,12 +359,16 @@ fn failed(seed: u64, oracle: Oracle, message: String) -> SeedOutcome {
     }
 }
 
-/// The seeds of a sweep, after sharding.
-pub fn seeds(opts: &SweepOptions) -> Vec<u64> {
+/// The seeds of a sweep, after sharding, in order.
+pub fn seed_iter(opts: &SweepOptions) -> impl Iterator<Item = u64> + '_ {
     opts.seeds
         .clone()
         .filter(|s| opts.shard.is_none_or(|(k, n)| n > 0 && s % n == k))
-        .collect()
+}
+
+/// The seeds of a sweep, after sharding.
+pub fn seeds(opts: &SweepOptions) -> Vec<u64> {
+    seed_iter(opts).collect()
 }
 
 /// Runs the sweep. `progress` is called (from any thread) after each seed with the number done

@@ -88,8 +88,8 @@ pub struct RunSpec {
     /// [`DECISIONS_PHASE`], are delivered intact and on time.
     #[serde(skip)]
     pub decisions: Option<Vec<Decision>>,
-    /// The fixed bulk transfer from A to B that `--transfer` asked for; `fixed` holds it as a
-    /// workload.
+    /// Instead of a drawn workload, one bulk transfer of this many octets from A to B
+    /// (`--transfer`); `fixed` takes precedence.
     pub transfer: Option<u64>,
     /// The stacks of the two hosts, and a bug planted in both: [`run`] builds them, and the
     /// replay command names them. ([`run_with`] takes a factory of its own.)
@@ -227,6 +227,7 @@ pub fn run_with(
     let workload = spec
         .fixed
         .clone()
+        .or_else(|| spec.transfer.map(|n| Workload::fixed(Kind::Bulk, n, 0)))
         .unwrap_or_else(|| Workload::draw(&mut workload_rng, spec.workload, spec.max_bytes));
     let mut isn_rng = rng(spec.seed, streams::ISN);
     let config = Config {
