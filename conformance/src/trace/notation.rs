@@ -83,6 +83,17 @@ enum Row {
     },
 }
 
+/// A packet sent, as each of its arrivals shows it.
+struct Sent {
+    from: usize,
+    ports: String,
+    segment: String,
+    /// From the network's past (a scripted old duplicate): it has no sender state.
+    old_duplicate: bool,
+    network: String,
+    sent_ns: u64,
+}
+
 /// The sequence-number bases of each side: the ISN of the latest SYN a socket sent (a new
 /// incarnation of a connection on the same sockets has an ISN of its own).
 #[derive(Default)]
@@ -138,8 +149,8 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
     let state = |s: &Option<State>| s.map_or_else(|| "CLOSED".to_string(), |s| s.to_string());
     let mut isns = Isns::default();
     let mut connections: Vec<(u16, u16)> = Vec::new();
-    // Packet number -> (sender, ports, segment, sender's state as shown, network's fate).
-    let mut sent: BTreeMap<u64, (usize, String, String, String, String, u64)> = BTreeMap::new();
+    // Packet number -> what its arrivals show.
+    let mut sent: BTreeMap<u64, Sent> = BTreeMap::new();
     let mut rows = Vec::new();
     for e in events {
         match e {
@@ -168,14 +179,13 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
                     }
                     Err(e) => (format!("(not a TCP packet: {e})"), String::new()),
                 };
-                let sender = if *old_duplicate {
-                    "(duplicate)".to_string()
-                } else {
-                    state(sender_state)
-                };
                 if decision.lost.is_some() {
                     let mut states = [String::new(), String::new()];
-                    states[*from] = sender.clone();
+                    states[*from] = if *old_duplicate {
+                        "(duplicate)".to_string()
+                    } else {
+                        state(sender_state)
+                    };
                     rows.push(Row::Segment {
                         states,
                         from: *from,
@@ -188,7 +198,14 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
                 }
                 sent.insert(
                     *number,
-                    (*from, ports, text, sender, decision.describe(), *at_ns),
+                    Sent {
+                        from: *from,
+                        ports,
+                        segment: text,
+                        old_duplicate: *old_duplicate,
+                        network: decision.describe(),
+                        sent_ns: *at_ns,
+                    },
                 );
             }
             TraceEvent::Arrived {
@@ -198,26 +215,26 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
                 states,
                 ..
             } => {
-                let Some((from, ports, segment, sender, faults, sent_ns)) = sent.get(number) else {
+                let Some(p) = sent.get(number) else {
                     continue;
                 };
                 let mut shown = [state(&states[0]), state(&states[1])];
-                if sender == "(duplicate)" {
+                if p.old_duplicate {
                     // A segment from the network's past has no sender state: say what it is.
-                    shown[*from] = sender.clone();
+                    shown[p.from] = "(duplicate)".to_string();
                 }
                 let network = if *corrupted {
                     "corrupted, dropped by checksum".to_string()
                 } else {
-                    faults.clone()
+                    p.network.clone()
                 };
                 rows.push(Row::Segment {
                     states: shown,
-                    from: *from,
-                    ports: ports.clone(),
-                    segment: segment.clone(),
+                    from: p.from,
+                    ports: p.ports.clone(),
+                    segment: p.segment.clone(),
                     arrived_ns: Some(*at_ns),
-                    sent_ns: *sent_ns,
+                    sent_ns: p.sent_ns,
                     network,
                 });
             }
