@@ -23,7 +23,7 @@ use crate::seq::SeqNum;
 use crate::state::State;
 use crate::tcb::{Incoming, Origin, OutSegment, Tcb};
 use crate::time::Instant;
-use crate::wire::{Flags, Ipv4Header, Packet, TcpHeader, TcpOption};
+use crate::wire::{self, Flags, Ipv4Header, Packet, TcpHeader, TcpOption};
 
 mod calls;
 
@@ -598,14 +598,7 @@ fn write_packet(
     tcp.window = seg.window;
     let len = data[0].len() + data[1].len();
     // A segment we formed always fits: at most one MSS (u16) of data and one option.
-    let start = out.len();
-    if ip
-        .emit(tcp.header_len() + len, out)
-        .and_then(|()| tcp.emit_parts(ip.src, ip.dst, &data, out))
-        .is_err()
-    {
-        out.truncate(start);
-    }
+    let _ = wire::emit_parts(&ip, &tcp, &data, out);
     SegmentSummary {
         src: local,
         dst: remote,

@@ -138,6 +138,26 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
+/// Appends one IPv4 packet to `out`: `ip` and `tcp` with the data given in parts (the two
+/// halves of a ring buffer, say), computing the IPv4 total length, IHL and both checksums. On
+/// error, `out` is left as it was.
+pub fn emit_parts(
+    ip: &Ipv4Header,
+    tcp: &TcpHeader,
+    parts: &[&[u8]],
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    let start = out.len();
+    let segment_len = tcp.header_len() + parts.iter().map(|p| p.len()).sum::<usize>();
+    let result = ip
+        .emit(segment_len, out)
+        .and_then(|()| tcp.emit_parts(ip.src, ip.dst, parts, out));
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
 /// One IPv4 datagram carrying a TCP segment.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Packet<'a> {
@@ -161,16 +181,7 @@ impl<'a> Packet<'a> {
     /// Appends the packet's bytes to `out`, computing the IPv4 total length, IHL and both
     /// checksums. On error, `out` is left as it was.
     pub fn emit(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
-        let start = out.len();
-        let segment_len = self.tcp.header_len() + self.payload.len();
-        let result = self
-            .ip
-            .emit(segment_len, out)
-            .and_then(|()| self.tcp.emit(self.ip.src, self.ip.dst, self.payload, out));
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        emit_parts(&self.ip, &self.tcp, &[self.payload], out)
     }
 
     /// The packet's bytes.
