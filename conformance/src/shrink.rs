@@ -130,12 +130,13 @@ impl Regression {
         }
         for (i, (_, d)) in self.schedule.iter().enumerate() {
             for c in &d.copies {
-                if c.extra_us > 600_000_000 || c.flip_bit.is_some_and(|b| b >= 65_535 * 8) {
+                let too_late = u128::from(c.extra_us) > sim::LIVENESS_BOUND.as_micros();
+                if too_late || c.flip_bit.is_some_and(|b| b >= 65_535 * 8) {
                     return Err(Error::parse(
                         format!("regression field schedule[{i}]"),
                         format!(
-                            "a copy delayed {} µs or flipping bit {:?}: expected at most 600 s of delay and a bit of a packet of at most 65535 octets",
-                            c.extra_us, c.flip_bit
+                            "a copy delayed {} µs or flipping bit {:?}: expected at most {} s of delay (the liveness bound) and a bit of a packet of at most 65535 octets",
+                            c.extra_us, c.flip_bit, sim::LIVENESS_BOUND.as_secs()
                         ),
                     ));
                 }
