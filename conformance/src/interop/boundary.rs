@@ -308,7 +308,7 @@ impl Users for Sides {
     }
 
     fn arriving(&mut self, _to: usize, segment: &Summary, _stacks: &crate::sim::apps::Stacks) {
-        self.wire.arrived(segment);
+        let _ = self.wire.arrived(segment);
     }
 
     /// Done when both scripts are, and synack-core holds no socket (TIME-WAIT over).

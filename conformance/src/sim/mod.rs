@@ -513,9 +513,8 @@ impl Users for Checked {
     fn arriving(&mut self, to: usize, segment: &Summary, stacks: &Stacks) {
         let state =
             crate::net::state_at(stacks_of(stacks), to, 1 - to, segment).unwrap_or(State::Closed);
-        let receiver = self.wire.receiver(segment);
+        let receiver = self.wire.arrived(segment);
         self.coverage.arrives(&receiver, segment, state);
-        self.wire.arrived(segment);
     }
 
     fn timers(&mut self, host: usize, stacks: &Stacks) {

@@ -89,17 +89,13 @@ impl WireOracle {
         mss_check(self, &peer, s).or(window)
     }
 
-    /// The receiver's side of `s`'s connection as it was before `s` arrives (for coverage to
-    /// classify `s` against).
-    pub fn receiver(&mut self, s: &Summary) -> Side {
+    /// A segment reaches its receiver intact. Returns the receiver's side as it was before
+    /// (for coverage to classify the segment against).
+    pub fn arrived(&mut self, s: &Summary) -> Side {
         let (conn, from) = self.views.of(s);
-        conn[1 - from]
-    }
-
-    /// A segment reaches its receiver intact.
-    pub fn arrived(&mut self, s: &Summary) {
-        let (conn, from) = self.views.of(s);
+        let before = conn[1 - from];
         view::arrived(conn, from, s);
+        before
     }
 
     /// How many segments each requirement was checked on.
