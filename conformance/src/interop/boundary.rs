@@ -23,7 +23,7 @@ use super::scenarios::{kernel_side, scripts, CoreSide, Scenario};
 use super::{Options, CORE, KERNEL, SCENARIO_LIMIT, TUN_NAME};
 use crate::net::faults::{self, Decision, Faults};
 use crate::net::{Decider, Network, Summary};
-use crate::sim::wire::WireOracle;
+use crate::sim::wire::{Violation, WireOracle};
 use crate::sim::{Clock, Run, Users};
 use crate::stacks::core::CoreStack;
 use crate::stacks::{TcpStack, Transition};
@@ -31,6 +31,10 @@ use crate::trace::{Trace, TraceOptions};
 
 /// The loop's host number of synack-core; the kernel is the other.
 const CORE_HOST: usize = 0;
+
+/// How far apart the wall clock may see two moments that the wire oracles take as one (an
+/// arrival and the answer it prompts), or misjudge an interval: two waits on the device.
+const WIRE_SLACK: Duration = Duration::from_millis(10);
 
 /// How long the wall clock waits for the kernel at most before the loop looks again at what
 /// else may have happened (the kernel's application finishing).
@@ -96,7 +100,24 @@ struct KernelHost {
     port: Rc<Port>,
 }
 
+/// The Linux kernel's defaults, as this harness leaves them: TIME-WAIT lasts `TCP_TIMEWAIT_LEN`
+/// (60 s, so an MSL of 30 s); the RTO starts at `TCP_TIMEOUT_INIT` (1 s) and is kept between
+/// `TCP_RTO_MIN` (200 ms) and `TCP_RTO_MAX` (120 s); a delayed ACK waits at most
+/// `TCP_DELACK_MAX` (200 ms) (include/net/tcp.h). Challenge ACKs are limited by the sysctl
+/// `net.ipv4.tcp_challenge_ack_limit`, per host rather than per connection.
+pub const LINUX_PARAMETERS: crate::stacks::Parameters = crate::stacks::Parameters {
+    msl: Duration::from_secs(30),
+    rto_initial: Duration::from_secs(1),
+    rto_min: Duration::from_millis(200),
+    rto_max: Duration::from_secs(120),
+    ack_delay: Duration::from_millis(200),
+    challenge_ack_limit: None,
+};
+
 impl TcpStack for KernelHost {
+    fn parameters(&self) -> crate::stacks::Parameters {
+        LINUX_PARAMETERS
+    }
     fn name(&self) -> &str {
         "linux"
     }
@@ -261,6 +282,24 @@ impl Sides {
     }
 }
 
+impl Sides {
+    /// A wire requirement that host `culprit` broke, seen at `segment`: synack-core's fail the
+    /// scenario, the kernel's are findings about Linux.
+    fn judge(&mut self, culprit: usize, segment: &Summary, v: Option<Violation>) {
+        let Some(v) = v else { return };
+        let text = format!(
+            "wire requirement {}: {segment}: {}",
+            v.requirement, v.message
+        );
+        if culprit == CORE_HOST {
+            self.error
+                .get_or_insert(format!("synack-core broke a {text}"));
+        } else if self.findings.len() < 5 {
+            self.findings.push(format!("the kernel broke a {text}"));
+        }
+    }
+}
+
 impl Users for Sides {
     fn act(&mut self, now: Instant, stacks: &mut crate::sim::apps::Stacks, _net: &mut Network) {
         if self.error.is_some() {
@@ -289,26 +328,52 @@ impl Users for Sides {
         }
     }
 
-    fn sent(&mut self, _now: Instant, from: usize, segment: &Summary, decision: &Decision) {
+    fn sent(
+        &mut self,
+        now: Instant,
+        from: usize,
+        segment: &Summary,
+        data: &[u8],
+        decision: &Decision,
+    ) {
         self.lost += u64::from(decision.lost.is_some());
         self.duplicated += u64::from(decision.copies.len() > 1);
         self.inspect(from == CORE_HOST, segment);
-        if let Some(v) = self.wire.sent(segment) {
-            let text = format!(
-                "wire requirement {}: {segment}: {}",
-                v.requirement, v.message
-            );
-            if from == CORE_HOST {
-                self.error
-                    .get_or_insert(format!("synack-core broke a {text}"));
-            } else if self.findings.len() < 5 {
-                self.findings.push(format!("the kernel broke a {text}"));
-            }
-        }
+        let v = self.wire.sent(now, from, segment, data);
+        self.judge(from, segment, v);
     }
 
-    fn arriving(&mut self, _to: usize, segment: &Summary, _stacks: &crate::sim::apps::Stacks) {
-        let _ = self.wire.arrived(segment);
+    fn arriving(
+        &mut self,
+        now: Instant,
+        to: usize,
+        segment: &Summary,
+        stacks: &crate::sim::apps::Stacks,
+    ) {
+        // Only synack-core's states can be seen; what the kernel holds is its own.
+        let state = (to == CORE_HOST).then(|| {
+            crate::net::state_at(crate::sim::stacks_of(stacks), to, 1 - to, segment)
+                .unwrap_or(State::Closed)
+        });
+        let (_, v) = self.wire.arrived(now, to, segment, state);
+        self.judge(to, segment, v);
+    }
+
+    fn transition(
+        &mut self,
+        now: Instant,
+        host: usize,
+        t: &crate::stacks::Transition,
+        timer: bool,
+        stacks: &crate::sim::apps::Stacks,
+    ) {
+        let sockets = stacks[host].endpoints(t.socket);
+        if let Some(v) = self.wire.transition(now, host, t, timer, sockets) {
+            self.error.get_or_insert(format!(
+                "synack-core broke wire requirement {}: {}",
+                v.requirement, v.message
+            ));
+        }
     }
 
     /// Done when both scripts are, and synack-core holds no socket (TIME-WAIT over).
@@ -502,7 +567,9 @@ pub(super) fn play(
         kernel_done: false,
         port: Rc::clone(port),
         error: None,
-        wire: WireOracle::default(),
+        // The wall clock reads a packet up to one wait (5 ms) after it crossed, and a step may
+        // take a little longer again.
+        wire: WireOracle::new(run.stacks.each_ref().map(|s| s.parameters()), WIRE_SLACK),
         findings: Vec::new(),
         lost: 0,
         duplicated: 0,

@@ -254,9 +254,17 @@ impl Network {
         self.queue.is_empty()
     }
 
-    /// Host `from` sent `bytes` at `now`: parse it once, decide its fate, record it, and put
-    /// its copies in flight. The buffer is the network's from here on.
-    pub fn send(&mut self, now: Instant, from: usize, bytes: Vec<u8>, hosts: Hosts<'_>) -> Sent {
+    /// Host `from` sent `bytes` at `now`: parse it once, decide its fate, record it, show it to
+    /// `seen` (with its octets), and put its copies in flight. The buffer is the network's from
+    /// here on.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        from: usize,
+        bytes: Vec<u8>,
+        hosts: Hosts<'_>,
+        seen: impl FnOnce(&Sent, &[u8]),
+    ) {
         let summary = Summary::parse(&bytes);
         let n = self.packets;
         self.packets += 1;
@@ -283,12 +291,15 @@ impl Network {
             },
             &bytes,
         );
+        seen(
+            &Sent {
+                n,
+                summary,
+                decision,
+            },
+            &bytes,
+        );
         self.launch(now, from, n, summary, decision, bytes);
-        Sent {
-            n,
-            summary,
-            decision,
-        }
     }
 
     /// A segment from the network's past (a scripted old duplicate) reaches `to` now, as if

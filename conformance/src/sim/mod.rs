@@ -268,7 +268,10 @@ pub fn run_with(
         apps: Apps::new(&workload, spec.seed, &mut rng(spec.seed, streams::CHUNKS)),
         coverage: Coverage::default(),
         verdict: Verdict::default(),
-        wire: WireOracle::default(),
+        wire: WireOracle::new(
+            run.stacks.each_ref().map(|s| s.parameters()),
+            Duration::ZERO,
+        ),
     };
     users.apps.start(
         workload.kind,
@@ -334,14 +337,30 @@ pub trait Users {
     fn next_call(&self) -> Option<Instant> {
         None
     }
-    /// Host `from` sent `segment` at `now`, and the network decided its fate.
-    fn sent(&mut self, _now: Instant, _from: usize, _segment: &Summary, _decision: &Decision) {}
-    /// `segment` is about to reach host `to`, intact.
-    fn arriving(&mut self, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
+    /// Host `from` sent `segment`, carrying `data`, at `now`, and the network decided its fate.
+    fn sent(
+        &mut self,
+        _now: Instant,
+        _from: usize,
+        _segment: &Summary,
+        _data: &[u8],
+        _decision: &Decision,
+    ) {
+    }
+    /// `segment` is about to reach host `to`, intact, at `now`.
+    fn arriving(&mut self, _now: Instant, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
     /// Host `host`'s timers are about to run.
     fn timers(&mut self, _host: usize, _stacks: &Stacks) {}
     /// Host `host` reported `t`; `timer` says whether its timers ran this step.
-    fn transition(&mut self, _now: Instant, _host: usize, _t: &Transition, _timer: bool) {}
+    fn transition(
+        &mut self,
+        _now: Instant,
+        _host: usize,
+        _t: &Transition,
+        _timer: bool,
+        _stacks: &Stacks,
+    ) {
+    }
     /// Whether the run is over after this step (a failure, or everything done).
     fn finished(&mut self, _now: Instant, _stacks: &Stacks) -> bool {
         false
@@ -402,7 +421,7 @@ impl Run {
                 self.stacks[h].drain_transitions(&mut transitions);
                 for t in &transitions {
                     self.net.transition(self.now, h, t);
-                    users.transition(self.now, h, t, *fired);
+                    users.transition(self.now, h, t, *fired, &self.stacks);
                 }
                 *fired = false;
             }
@@ -439,7 +458,7 @@ impl Run {
             }
             if let Some(a) = self.net.pop_due(self.now) {
                 if let (false, Ok(s)) = (a.corrupted, &a.summary) {
-                    users.arriving(a.to, s, &self.stacks);
+                    users.arriving(self.now, a.to, s, &self.stacks);
                 }
                 self.stacks[a.to].handle_packet(self.now, &a.bytes);
                 self.net.arrived(self.now, a, stacks_of(&self.stacks));
@@ -464,10 +483,14 @@ impl Run {
                     self.net.recycle(buf);
                     break;
                 }
-                let sent = self.net.send(self.now, h, buf, stacks_of(&self.stacks));
-                if let Ok(s) = &sent.summary {
-                    users.sent(self.now, h, s, &sent.decision);
-                }
+                let now = self.now;
+                self.net
+                    .send(now, h, buf, stacks_of(&self.stacks), |sent, bytes| {
+                        if let Ok(s) = &sent.summary {
+                            let data = bytes.get(usize::from(s.header_len)..).unwrap_or(&[]);
+                            users.sent(now, h, s, data, &sent.decision);
+                        }
+                    });
             }
         }
     }
@@ -493,36 +516,47 @@ impl Users for Checked {
         });
     }
 
-    fn sent(&mut self, now: Instant, from: usize, segment: &Summary, _decision: &Decision) {
-        if let Some(v) = self.wire.sent(segment) {
-            let (a, b) = if from == 0 {
-                (segment.src, segment.dst)
-            } else {
-                (segment.dst, segment.src)
-            };
-            self.verdict.fail_requirement(
-                Oracle::Wire,
-                Some(v.requirement),
-                now,
-                Some(format!("A {a} <-> B {b}")),
-                format!("{}: {}", segment, v.message),
-            );
-        }
+    fn sent(
+        &mut self,
+        now: Instant,
+        from: usize,
+        segment: &Summary,
+        data: &[u8],
+        _decision: &Decision,
+    ) {
+        let v = self.wire.sent(now, from, segment, data);
+        self.wire_failure(now, from, segment, v);
     }
 
-    fn arriving(&mut self, to: usize, segment: &Summary, stacks: &Stacks) {
-        let state =
-            crate::net::state_at(stacks_of(stacks), to, 1 - to, segment).unwrap_or(State::Closed);
-        let receiver = self.wire.arrived(segment);
-        self.coverage.arrives(&receiver, segment, state);
+    fn arriving(&mut self, now: Instant, to: usize, segment: &Summary, stacks: &Stacks) {
+        let state = crate::net::state_at(stacks_of(stacks), to, 1 - to, segment);
+        let (receiver, v) =
+            self.wire
+                .arrived(now, to, segment, Some(state.unwrap_or(State::Closed)));
+        self.wire_failure(now, 1 - to, segment, v);
+        self.coverage
+            .arrives(&receiver, segment, state.unwrap_or(State::Closed));
     }
 
     fn timers(&mut self, host: usize, stacks: &Stacks) {
         self.coverage.timers(self.apps.states(host, stacks));
     }
 
-    fn transition(&mut self, now: Instant, host: usize, t: &Transition, timer: bool) {
+    fn transition(
+        &mut self,
+        now: Instant,
+        host: usize,
+        t: &Transition,
+        timer: bool,
+        stacks: &Stacks,
+    ) {
         self.coverage.transition(t.from, t.to, timer);
+        let sockets = stacks[host].endpoints(t.socket);
+        if let Some(v) = self.wire.transition(now, host, t, timer, sockets) {
+            let c = self.apps.connection_of(host, t.socket);
+            self.verdict
+                .fail_requirement(Oracle::Wire, Some(v.requirement), now, c, v.message);
+        }
         if let Err(m) = oracle::check_transition(self.profile, host, t) {
             let c = self.apps.connection_of(host, t.socket);
             self.verdict.fail(Oracle::LegalTransitions, now, c, m);
@@ -546,6 +580,32 @@ impl Users for Checked {
 
     fn stalled(&mut self, now: Instant, why: &str, stacks: &Stacks) {
         self.apps.liveness(why, now, stacks, &mut self.verdict);
+    }
+}
+
+impl Checked {
+    /// A wire requirement `segment` broke (its sender's, or its receiver's by what it had not
+    /// sent), if it broke one; `from` is the host that sent it.
+    fn wire_failure(
+        &mut self,
+        now: Instant,
+        from: usize,
+        segment: &Summary,
+        v: Option<wire::Violation>,
+    ) {
+        let Some(v) = v else { return };
+        let (a, b) = if from == 0 {
+            (segment.src, segment.dst)
+        } else {
+            (segment.dst, segment.src)
+        };
+        self.verdict.fail_requirement(
+            Oracle::Wire,
+            Some(v.requirement),
+            now,
+            Some(format!("A {a} <-> B {b}")),
+            format!("{}: {}", segment, v.message),
+        );
     }
 }
 

@@ -38,38 +38,74 @@ pub struct Side {
     /// The largest right edge (SEG.ACK + SEG.WND, scaled) its peer offered in segments that
     /// reached it.
     pub edge: Option<SeqNum>,
+    /// The sequence number of the FIN it sent, if it sent one.
+    pub fin: Option<SeqNum>,
 }
 
 /// A connection's key: its two sockets, the lower first.
 type Key = (SocketAddrV4, SocketAddrV4);
 
-/// The sides of every connection of a run.
-#[derive(Debug, Default)]
-pub struct Views {
+/// The sides of every connection of a run, each with what a user of the views keeps beside it
+/// (`J`: the wire oracles keep their judgments of each side there).
+#[derive(Debug)]
+pub struct Views<J> {
     /// A run has few connections and most segments belong to the one before, so a list
     /// searched from the last one used serves better than a map.
-    conns: Vec<(Key, [Side; 2])>,
+    conns: Vec<(Key, [Side; 2], [J; 2])>,
     last: usize,
 }
 
-impl Views {
-    /// The two sides of `s`'s connection, and which of them is `s`'s sender.
-    pub fn of(&mut self, s: &Summary) -> (&mut [Side; 2], usize) {
-        let (k, from) = if s.src <= s.dst {
-            ((s.src, s.dst), 0)
-        } else {
-            ((s.dst, s.src), 1)
-        };
-        if self.conns.get(self.last).is_none_or(|(c, _)| *c != k) {
-            self.last = match self.conns.iter().position(|(c, _)| *c == k) {
+impl<J> Default for Views<J> {
+    fn default() -> Self {
+        Views {
+            conns: Vec::new(),
+            last: 0,
+        }
+    }
+}
+
+/// The connection between `a` and `b`, and which side of it `a` is.
+pub fn key(a: SocketAddrV4, b: SocketAddrV4) -> (Key, usize) {
+    if a <= b {
+        ((a, b), 0)
+    } else {
+        ((b, a), 1)
+    }
+}
+
+impl<J: Default> Views<J> {
+    /// The two sides of `s`'s connection, what is kept beside them, and which of them is
+    /// `s`'s sender.
+    pub fn of(&mut self, s: &Summary) -> (&mut [Side; 2], &mut [J; 2], usize) {
+        let (k, from) = key(s.src, s.dst);
+        let i = self.find(k);
+        let (_, sides, kept) = &mut self.conns[i];
+        (sides, kept, from)
+    }
+
+    /// The connection between `a` and `b`, if the wire has shown it, and which side `a` is.
+    pub fn between(
+        &mut self,
+        a: SocketAddrV4,
+        b: SocketAddrV4,
+    ) -> Option<(&mut [Side; 2], &mut [J; 2], usize)> {
+        let (k, me) = key(a, b);
+        let i = self.conns.iter().position(|(c, _, _)| *c == k)?;
+        let (_, sides, kept) = &mut self.conns[i];
+        Some((sides, kept, me))
+    }
+
+    fn find(&mut self, k: Key) -> usize {
+        if self.conns.get(self.last).is_none_or(|(c, _, _)| *c != k) {
+            self.last = match self.conns.iter().position(|(c, _, _)| *c == k) {
                 Some(i) => i,
                 None => {
-                    self.conns.push((k, Default::default()));
+                    self.conns.push((k, Default::default(), Default::default()));
                     self.conns.len() - 1
                 }
             };
         }
-        (&mut self.conns[self.last].1, from)
+        self.last
     }
 }
 
@@ -111,6 +147,9 @@ pub fn sent(conn: &mut [Side; 2], me: usize, s: &Summary) {
     if s.len > 0 {
         let data_end = s.seq + u32::from(s.has(Flags::SYN)) + s.len;
         v.data_end = Some(v.data_end.map_or(data_end, |e| e.max(data_end)));
+    }
+    if s.has(Flags::FIN) {
+        v.fin = Some(end - 1);
     }
 }
 

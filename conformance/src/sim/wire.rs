@@ -1,13 +1,16 @@
-//! Wire oracles: requirements of RFC 9293 that the segments on the wire show, checked for any
-//! stack by a passive observer.
+//! Wire oracles: requirements of RFC 9293, RFC 6298 and RFC 5681 that the segments on the wire
+//! show, checked for any stack by a passive observer.
 //!
 //! This module owns [`WireOracle`]: the views of each connection's two sides that `super::view`
-//! rebuilds from the wire alone (the MSS and window scale each SYN announced, the highest
-//! octet each side sent, the largest right window edge offered to it, SND.UNA, SND.NXT,
-//! RCV.NXT), and the checks each segment meets as it leaves its sender. A violation names the
-//! requirement by its RFC 9293 Appendix B label, or by the section that states it.
+//! rebuilds from the wire alone (the MSS and window scale each SYN announced, SND.UNA, SND.NXT,
+//! RCV.NXT, the largest right window edge offered to each side, the FIN's place), a judgment of
+//! each side kept beside them (when its retransmission timer could have started, what in-order
+//! data it has not yet acknowledged, the octets it sent), and the checks each segment meets as it
+//! leaves its sender or reaches its receiver. Each stack is judged by the parameters it declares
+//! (`crate::stacks::Parameters`). A violation names the requirement by its RFC 9293 Appendix B
+//! label, or by the section that states it.
 //!
-//! The checks so far:
+//! The checks:
 //! - segment size: no segment carries more data than the MSS its receiver announced, or 536
 //!   octets when it announced none (§3.7.1, MUST-15 and MUST-16);
 //! - the window: no octet of new data goes past the largest right edge (SEG.ACK + SEG.WND,
@@ -15,14 +18,32 @@
 //!   advertised and that reached the sender, but for the one octet of a zero-window probe
 //!   (§3.8.6, §3.8.6.1 MUST-36). Taking the largest edge ever advertised is what §3.8.6 allows a
 //!   sender whose peer shrank its window (SHLD-14, MUST-34): only octets past every edge the
-//!   sender was ever offered are new data sent outside the window.
+//!   sender was ever offered are new data sent outside the window;
+//! - retransmission timing: a retransmission of the first unacknowledged octet that no arriving
+//!   segment prompted (a timeout, not a fast retransmit or an answer) comes no sooner after the
+//!   timer could have started than the declared initial RTO for a SYN (RFC 6298 (2.1)) and the
+//!   declared least RTO for data (RFC 6298 (2.4)); each further one of the same octet at least
+//!   doubles the wait, up to the declared maximum (RFC 6298 (5.5), MUST-19). For zero-window
+//!   probes the same rules are SHLD-29 and SHLD-30;
+//! - acknowledgments: in-order data is acknowledged within the receiver's declared delay, which
+//!   the RFC bounds at 0.5 s (§3.8.6.3, MUST-40), at least for every 2×RMSS octets (SHLD-19),
+//!   and out-of-order data at once (RFC 5681 §4.2);
+//! - TIME-WAIT lasts 2×MSL after the later of entering it and the last FIN to arrive (§3.10.7.4,
+//!   MUST-13), judged on the stacks' reported transitions;
+//! - a reset for a segment that found no connection, or found LISTEN with an ACK, carries the
+//!   SEQ and ACK that §3.10.7.1 and §3.10.7.2 give it;
+//! - the octets of a retransmission are the octets first sent at those sequence numbers (§3.4),
+//!   and the FIN stays where it was first sent, after the last octet of data (§3.4, §3.6).
 
-use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+use std::time::Duration;
 
 use synack_core::wire::Flags;
+use synack_core::{Instant, SeqNum, SocketId, State};
 
 use super::view::{self, Side, Views};
 use crate::net::Summary;
+use crate::stacks::{Parameters, Transition};
 
 /// RFC 9293 §3.7.1: "If an MSS Option is not received at connection setup, TCP
 /// implementations MUST assume a default send MSS of 536 (576 - 40) for IPv4" (MUST-15).
@@ -37,93 +58,661 @@ pub struct Violation {
     pub message: String,
 }
 
-/// The passive observer of one run's connections: their views (`super::view`) and the checks.
-#[derive(Debug, Default)]
+/// The checks, each with its requirement label: the index into [`WireOracle`]'s counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Check {
+    Window,
+    Mss,
+    DefaultMss,
+    SynRto,
+    DataRto,
+    Backoff,
+    FirstProbe,
+    ProbeBackoff,
+    AckDelay,
+    AckEvery2Rmss,
+    OutOfOrderAck,
+    TimeWait,
+    ClosedReset,
+    ListenReset,
+    SameOctets,
+    FinAtEnd,
+}
+
+impl Check {
+    const ALL: [Check; 16] = [
+        Check::Window,
+        Check::Mss,
+        Check::DefaultMss,
+        Check::SynRto,
+        Check::DataRto,
+        Check::Backoff,
+        Check::FirstProbe,
+        Check::ProbeBackoff,
+        Check::AckDelay,
+        Check::AckEvery2Rmss,
+        Check::OutOfOrderAck,
+        Check::TimeWait,
+        Check::ClosedReset,
+        Check::ListenReset,
+        Check::SameOctets,
+        Check::FinAtEnd,
+    ];
+
+    /// The requirement it checks.
+    fn label(self) -> &'static str {
+        match self {
+            Check::Window => "§3.8.6",
+            Check::Mss => "MUST-16",
+            Check::DefaultMss => "MUST-15",
+            Check::SynRto => "RFC 6298 (2.1)",
+            Check::DataRto => "RFC 6298 (2.4)",
+            Check::Backoff => "MUST-19",
+            Check::FirstProbe => "SHLD-29",
+            Check::ProbeBackoff => "SHLD-30",
+            Check::AckDelay => "MUST-40",
+            Check::AckEvery2Rmss => "SHLD-19",
+            Check::OutOfOrderAck => "RFC 5681 §4.2",
+            Check::TimeWait => "MUST-13",
+            Check::ClosedReset => "§3.10.7.1",
+            Check::ListenReset => "§3.10.7.2",
+            Check::SameOctets => "§3.4",
+            Check::FinAtEnd => "§3.6",
+        }
+    }
+
+    fn fail(self, message: String) -> Violation {
+        Violation {
+            requirement: self.label(),
+            message,
+        }
+    }
+}
+
+/// Every requirement label the wire oracles check, in the order they are listed.
+pub fn labels() -> impl Iterator<Item = &'static str> {
+    Check::ALL.into_iter().map(Check::label)
+}
+
+/// What the oracle judges of one side beyond its view: its retransmission timer, what it owes
+/// as a receiver, and the octets it sent.
+#[derive(Clone, Debug, Default)]
+pub struct Judge {
+    /// The earliest its retransmission timer could have been started for what is outstanding:
+    /// when it sent with nothing outstanding (RFC 6298 (5.1)), or last retransmitted on a
+    /// timeout (5.6). An ACK of new data may restart the timer later (5.3), never earlier.
+    armed_at: Option<Instant>,
+    /// Retransmissions on a timeout of its first unacknowledged octet since SND.UNA last moved.
+    backoffs: u32,
+    /// The wait before the latest of them, when both ends of it were timeouts and nothing
+    /// arrived between (which might have restarted the timer).
+    last_gap: Option<Duration>,
+    /// Whether `armed_at` is the latest timeout and nothing has arrived since.
+    exact: bool,
+    /// When a segment last reached it: what it sends then may answer that segment.
+    last_arrival: Option<Instant>,
+    /// When in-order data it has not yet acknowledged first reached it, and how many octets.
+    ack_due: Option<Instant>,
+    unacked: u32,
+    /// One past the in-order data that reached it since it last acknowledged: where the next
+    /// in-order octet begins, ahead of the RCV.NXT its last ACK showed.
+    received: Option<SeqNum>,
+    /// When out-of-order data reached it, not yet acknowledged.
+    out_of_order: Option<Instant>,
+    /// When the latest FIN reached it.
+    fin_arrived: Option<Instant>,
+    /// The reset it owes a segment that found no connection or a listener: the SEQ, the ACK
+    /// (for a reset with ACK), the check, and what the segment was.
+    reset_due: Option<(SeqNum, Option<SeqNum>, Check, String)>,
+    /// The data octets it sent that are not yet acknowledged, from `octets_at`.
+    octets: std::collections::VecDeque<u8>,
+    octets_at: Option<SeqNum>,
+}
+
+/// How many times each check (by `Check as usize`) was applied.
+type Counts = [u64; Check::ALL.len()];
+
+fn tick(counts: &mut Counts, c: Check) {
+    counts[c as usize] += 1;
+}
+
+/// A socket in TIME-WAIT: its host, id, sockets (local, remote), and when it entered.
+type InTimeWait = (usize, SocketId, SocketAddrV4, SocketAddrV4, Instant);
+
+/// The passive observer of one run's connections: their views (`super::view`), its judgments,
+/// and the checks.
+#[derive(Debug)]
 pub struct WireOracle {
-    views: Views,
-    /// Segments checked against the window, against an announced MSS, and against the default
-    /// MSS.
-    checked_window: u64,
-    checked_mss: u64,
-    checked_default_mss: u64,
+    views: Views<Judge>,
+    /// Each host's declared parameters.
+    params: [Parameters; 2],
+    /// How far apart two moments may be seen and still count as one: zero in virtual time; at
+    /// the interop boundary, how late a packet may be read from the device.
+    slack: Duration,
+    time_wait: Vec<InTimeWait>,
+    counts: Counts,
 }
 
 impl WireOracle {
-    /// A segment leaves its sender: the checks it must meet, then what it shows of its sender.
-    pub fn sent(&mut self, s: &Summary) -> Option<Violation> {
-        let (conn, me) = self.views.of(s);
+    /// An observer of hosts that declared `params` (host A first), seeing the wire with
+    /// `slack` between a moment and when it is seen.
+    pub fn new(params: [Parameters; 2], slack: Duration) -> WireOracle {
+        WireOracle {
+            views: Views::default(),
+            params,
+            slack,
+            time_wait: Vec::new(),
+            counts: [0; Check::ALL.len()],
+        }
+    }
+
+    /// Host `host` sends `s` (whose data is `payload`) at `now`: the checks it must meet, then
+    /// what it shows of its sender.
+    pub fn sent(
+        &mut self,
+        now: Instant,
+        host: usize,
+        s: &Summary,
+        payload: &[u8],
+    ) -> Option<Violation> {
+        let params = self.params[host];
+        let slack = self.slack;
+        let counts = &mut self.counts;
+        let (conn, judges, me) = self.views.of(s);
+        if s.has(Flags::SYN) && conn[me].iss != Some(s.seq) {
+            // A new incarnation of this side: judged afresh, and its peer owes it nothing.
+            judges[me] = Judge::default();
+            let peer = &mut judges[1 - me];
+            (peer.ack_due, peer.unacked, peer.out_of_order, peer.received) = (None, 0, None, None);
+        }
         if s.has(Flags::SYN) {
             view::syn_sent(conn, me, s);
         }
         let (side, peer) = (conn[me], conn[1 - me]);
         view::sent(conn, me, s);
-        if s.len == 0 || s.has(Flags::RST) {
+        let judge = &mut judges[me];
+        let mut found = None;
+        // What it owed as a receiver.
+        if let Some(v) = owed(judge, now, s, &params, slack, counts) {
+            found.get_or_insert(v);
+        }
+        if !s.has(Flags::RST) && s.seg_len() > 0 {
+            if let Some(v) = timing(judge, &side, now, s, &params, slack, counts) {
+                found.get_or_insert(v);
+            }
+            if let Some(v) = octets(judge, &side, s, payload, counts) {
+                found.get_or_insert(v);
+            }
+        }
+        if s.len > 0 && !s.has(Flags::RST) {
+            if let Some(v) = window_check(&side, s, counts) {
+                found.get_or_insert(v);
+            }
+            if peer.syn {
+                if let Some(v) = mss_check(&peer, s, counts) {
+                    found.get_or_insert(v);
+                }
+            }
+        }
+        found
+    }
+
+    /// `s` reaches host `host` intact at `now`; `state` is what it finds there (its
+    /// connection's state, LISTEN for a listener only, CLOSED for nothing), if the harness can
+    /// see it. Returns the receiver's side as it was before (for coverage to classify the
+    /// segment against), and a requirement the receiver broke by what it had not yet sent.
+    pub fn arrived(
+        &mut self,
+        now: Instant,
+        host: usize,
+        s: &Summary,
+        state: Option<State>,
+    ) -> (Side, Option<Violation>) {
+        let params = self.params[host];
+        let slack = self.slack;
+        let (conn, judges, from) = self.views.of(s);
+        let before = conn[1 - from];
+        let una_before = conn[from ^ 1].snd_una;
+        view::arrived(conn, from, s);
+        let me = &conn[1 - from];
+        let judge = &mut judges[1 - from];
+        judge.last_arrival = Some(now);
+        // What arrived may have restarted its timer: the next wait is no measure of its RTO.
+        judge.exact = false;
+        // SND.UNA moved: the octets before it are delivered, and the backoff starts over.
+        if me.snd_una != una_before {
+            if let Some(una) = me.snd_una {
+                trim(judge, una);
+            }
+            judge.backoffs = 0;
+            judge.last_gap = None;
+            if me.snd_una == me.snd_nxt {
+                judge.armed_at = None;
+            }
+        }
+        let mut violation = None;
+        if let Some(t) = judge.ack_due {
+            if now.saturating_since(t) > params.ack_delay + slack {
+                violation = Some(Check::AckDelay.fail(format!(
+                    "{} has not acknowledged in-order data that reached it {} ago (it declares an ACK delay of {:?})",
+                    s.dst,
+                    fmt_gap(now.saturating_since(t)),
+                    params.ack_delay
+                )));
+            }
+        }
+        if s.has(Flags::FIN) {
+            judge.fin_arrived = Some(now);
+        }
+        if s.len > 0 && !s.has(Flags::RST) {
+            if let Some(rcv_nxt) = before.rcv_nxt {
+                let next = judge.received.unwrap_or(rcv_nxt);
+                let start = s.seq + u32::from(s.has(Flags::SYN));
+                let end = start + s.len;
+                if start.le(next) && next.lt(end) {
+                    // In-order data: SHLD-19 asks for an ACK for every 2×RMSS octets.
+                    let rmss = u32::from(before.mss.unwrap_or(DEFAULT_SEND_MSS));
+                    if judge.ack_due.is_some() && violation.is_none() {
+                        tick(&mut self.counts, Check::AckEvery2Rmss);
+                        if judge.unacked >= 2 * rmss {
+                            violation = Some(Check::AckEvery2Rmss.fail(format!(
+                                "{} got {} more octets of in-order data while {} octets (2×RMSS is {}) were waiting for its ACK",
+                                s.dst,
+                                s.len,
+                                judge.unacked,
+                                2 * rmss
+                            )));
+                        }
+                    }
+                    judge.ack_due.get_or_insert(now);
+                    judge.unacked = judge.unacked.saturating_add(next.distance_to(end));
+                    judge.received = Some(end);
+                } else if start.in_window(next + 1, rcv_nxt + before.rcv_wnd.max(1)) {
+                    judge.out_of_order.get_or_insert(now);
+                }
+            }
+        }
+        if !s.has(Flags::RST) {
+            judge.reset_due = match state {
+                Some(State::Closed) => Some(if s.has(Flags::ACK) {
+                    (s.ack, None, Check::ClosedReset, s.to_string())
+                } else {
+                    (SeqNum(0), Some(s.end()), Check::ClosedReset, s.to_string())
+                }),
+                Some(State::Listen) if s.has(Flags::ACK) => {
+                    Some((s.ack, None, Check::ListenReset, s.to_string()))
+                }
+                _ => None,
+            };
+        }
+        (before, violation)
+    }
+
+    /// Host `host` reported `t` at `now`; `timer` says whether its timers ran this step, and
+    /// `sockets` are the connection's (local, remote), when the stack still knows them.
+    pub fn transition(
+        &mut self,
+        now: Instant,
+        host: usize,
+        t: &Transition,
+        timer: bool,
+        sockets: Option<(SocketAddrV4, SocketAddrV4)>,
+    ) -> Option<Violation> {
+        if t.to == State::TimeWait {
+            if let Some((local, remote)) = sockets {
+                self.time_wait.push((host, t.socket, local, remote, now));
+            }
             return None;
         }
-        let data_start = s.seq + u32::from(s.has(Flags::SYN));
-        let end = data_start + s.len;
-        let new_data = side.data_end.is_none_or(|e| end.gt(e));
-        self.checked_window += u64::from(new_data && side.edge.is_some());
-        let window = new_data
-            .then_some(side.edge)
-            .flatten()
-            .and_then(|edge| {
-                // §3.8.6.1: a zero-window probe carries "at least one octet of new data"
-                // past the edge; one octet is what a probe needs.
-                let allowed = if s.len == 1 { edge + 1 } else { edge };
-                end.gt(allowed).then(|| Violation {
-                    requirement: "§3.8.6",
-                    message: format!(
-                        "{} sent data up to {} ({} octets at {}), past the right edge {} its peer advertised (SEG.ACK + SEG.WND of the largest window that reached it)",
-                        s.src,
-                        end.get(),
-                        s.len,
-                        data_start.get(),
-                        edge.get()
-                    ),
-                })
-            });
-        if !peer.syn {
-            return window;
+        if t.from != State::TimeWait {
+            return None;
         }
-        mss_check(self, &peer, s).or(window)
+        let i = self
+            .time_wait
+            .iter()
+            .position(|w| (w.0, w.1) == (host, t.socket))?;
+        let (_, _, local, remote, entered) = self.time_wait.swap_remove(i);
+        // A reset or a new SYN (MAY-2) may end TIME-WAIT early; only its timer is judged.
+        if !timer {
+            return None;
+        }
+        tick(&mut self.counts, Check::TimeWait);
+        let msl = self.params[host].msl;
+        let (_, judges, me) = self.views.between(local, remote)?;
+        let from = judges[me].fin_arrived.map_or(entered, |f| f.max(entered));
+        let lasted = now.saturating_since(from);
+        (lasted + self.slack < 2 * msl).then(|| {
+            Check::TimeWait.fail(format!(
+                "{local} left TIME-WAIT with {remote} {} after {} (2×MSL is {}, MSL declared {:?})",
+                fmt_gap(lasted),
+                if judges[me].fin_arrived.is_some_and(|f| f > entered) {
+                    "the last FIN arrived"
+                } else {
+                    "it entered"
+                },
+                fmt_gap(2 * msl),
+                msl
+            ))
+        })
     }
 
-    /// A segment reaches its receiver intact. Returns the receiver's side as it was before
-    /// (for coverage to classify the segment against).
-    pub fn arrived(&mut self, s: &Summary) -> Side {
-        let (conn, from) = self.views.of(s);
-        let before = conn[1 - from];
-        view::arrived(conn, from, s);
-        before
+    /// How many times each requirement was checked.
+    pub fn checks(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        Check::ALL
+            .into_iter()
+            .filter(|c| self.counts[*c as usize] > 0)
+            .map(|c| (c.label(), self.counts[c as usize]))
+            .collect()
     }
+}
 
-    /// How many segments each requirement was checked on.
-    pub fn checks(&self) -> BTreeMap<&'static str, u64> {
-        [
-            ("§3.8.6", self.checked_window),
-            ("MUST-16", self.checked_mss),
-            ("MUST-15", self.checked_default_mss),
-        ]
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .collect()
+/// A duration as people read it: "1.5s", "200ms".
+fn fmt_gap(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.3}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_millis())
     }
+}
+
+/// What the sender of `s`, as a receiver, owed and pays by sending it: the ACK of in-order data
+/// within its delay (MUST-40), an immediate ACK of out-of-order data (RFC 5681 §4.2), the reset
+/// a segment that found no connection draws (§3.10.7.1, §3.10.7.2).
+fn owed(
+    judge: &mut Judge,
+    now: Instant,
+    s: &Summary,
+    params: &Parameters,
+    slack: Duration,
+    counts: &mut Counts,
+) -> Option<Violation> {
+    let mut found = None;
+    if let Some((seq, ack, check, cause)) = judge.reset_due.take() {
+        if s.has(Flags::RST) {
+            tick(counts, check);
+            let ack_ok = match ack {
+                Some(a) => s.has(Flags::ACK) && s.ack == a,
+                None => true,
+            };
+            if s.seq != seq || !ack_ok {
+                let want = match ack {
+                    Some(a) => format!("<SEQ={}><ACK={}><CTL=RST,ACK>", seq.get(), a.get()),
+                    None => format!("<SEQ={}><CTL=RST>", seq.get()),
+                };
+                found = Some(check.fail(format!(
+                    "{} answered {cause} with a reset that should be {want}",
+                    s.src
+                )));
+            }
+        }
+    }
+    if !(s.has(Flags::ACK) || s.has(Flags::RST)) {
+        return found;
+    }
+    judge.received = None;
+    if let Some(t) = judge.ack_due.take() {
+        tick(counts, Check::AckDelay);
+        judge.unacked = 0;
+        let waited = now.saturating_since(t);
+        if waited > params.ack_delay + slack {
+            found.get_or_insert(Check::AckDelay.fail(format!(
+                "{} acknowledged in-order data {} after it arrived (it declares an ACK delay of {:?}; the RFC's bound is 0.5s)",
+                s.src,
+                fmt_gap(waited),
+                params.ack_delay
+            )));
+        }
+    }
+    if let Some(t) = judge.out_of_order.take() {
+        tick(counts, Check::OutOfOrderAck);
+        let waited = now.saturating_since(t);
+        if waited > slack {
+            found.get_or_insert(Check::OutOfOrderAck.fail(format!(
+                "{} acknowledged out-of-order data {} after it arrived, not at once",
+                s.src,
+                fmt_gap(waited)
+            )));
+        }
+    }
+    found
+}
+
+/// Retransmission timing: `s` occupies sequence space and leaves side `side` (as it was before
+/// `s`), whose peer is `peer`.
+#[allow(clippy::too_many_arguments)]
+fn timing(
+    judge: &mut Judge,
+    side: &Side,
+    now: Instant,
+    s: &Summary,
+    params: &Parameters,
+    slack: Duration,
+    counts: &mut Counts,
+) -> Option<Violation> {
+    let start = s.seq;
+    let end = s.end();
+    let outstanding = side
+        .snd_una
+        .zip(side.snd_nxt)
+        .is_some_and(|(una, nxt)| una.lt(nxt));
+    if !outstanding {
+        // RFC 6298 (5.1): the timer starts when data is sent and it is not running.
+        judge.armed_at = Some(now);
+        judge.backoffs = 0;
+        judge.last_gap = None;
+        judge.exact = false;
+        return None;
+    }
+    let (Some(una), Some(armed_at)) = (side.snd_una, judge.armed_at) else {
+        return None;
+    };
+    let repeat = side.snd_nxt.is_some_and(|n| start.lt(n));
+    let prompted = judge
+        .last_arrival
+        .is_some_and(|t| now.saturating_since(t) <= slack);
+    if !(repeat && start.le(una) && una.lt(end)) || prompted {
+        return None;
+    }
+    // A retransmission of the first unacknowledged octet that no arrival prompted: a timeout.
+    let syn = s.has(Flags::SYN);
+    let probe = !syn && peer_window_closed(side, una);
+    let floor = if syn {
+        params.rto_initial
+    } else {
+        params.rto_min.min(params.rto_initial)
+    };
+    let k = judge.backoffs;
+    let check = match (probe, syn, k) {
+        (true, _, 0) => Check::FirstProbe,
+        (true, _, _) => Check::ProbeBackoff,
+        (false, true, 0) => Check::SynRto,
+        (false, false, 0) => Check::DataRto,
+        (false, _, _) => Check::Backoff,
+    };
+    tick(counts, check);
+    let doubled = floor
+        .checked_mul(1u32.checked_shl(k.min(31)).unwrap_or(u32::MAX))
+        .unwrap_or(params.rto_max)
+        .min(params.rto_max);
+    let since_last = judge
+        .last_gap
+        .map_or(Duration::ZERO, |g| (2 * g).min(params.rto_max));
+    let required = doubled.max(since_last);
+    let gap = now.saturating_since(armed_at);
+    let violation = (gap + slack < required).then(|| {
+        let what = if syn {
+            "SYN"
+        } else if probe {
+            "zero-window probe"
+        } else {
+            "segment"
+        };
+        let rule = match k {
+            0 if syn => format!("the initial RTO it declares is {:?}", params.rto_initial),
+            0 => format!("the least RTO it declares is {:?}", floor),
+            _ => format!(
+                "retransmission {} of the same octet must wait at least {} (double the RTO, up to its maximum of {:?})",
+                k + 1,
+                fmt_gap(required),
+                params.rto_max
+            ),
+        };
+        check.fail(format!(
+            "{} retransmitted its {what} at {} {} after its retransmission timer could have started; {rule}",
+            s.src,
+            una.get(),
+            fmt_gap(gap)
+        ))
+    });
+    judge.last_gap = (k > 0 && judge.exact).then_some(gap);
+    judge.exact = true;
+    judge.armed_at = Some(now);
+    judge.backoffs = k.saturating_add(1);
+    violation
+}
+
+/// Whether the peer's window, as the sender saw it, left no room past `una`.
+fn peer_window_closed(side: &Side, una: SeqNum) -> bool {
+    side.edge.is_some_and(|edge| edge.le(una))
+}
+
+/// The octets and the FIN: what `s` carries where the sender sent before must be the same
+/// (§3.4), and its FIN stays after the last octet of data, where it was first sent (§3.6).
+fn octets(
+    judge: &mut Judge,
+    side: &Side,
+    s: &Summary,
+    payload: &[u8],
+    counts: &mut Counts,
+) -> Option<Violation> {
+    let data_start = s.seq + u32::from(s.has(Flags::SYN));
+    let data_end = data_start + s.len;
+    let mut found = None;
+    if s.has(Flags::FIN) || (s.len > 0 && side.fin.is_some()) {
+        tick(counts, Check::FinAtEnd);
+        let fin = if s.has(Flags::FIN) {
+            Some(data_end)
+        } else {
+            None
+        };
+        if let (Some(was), Some(now_at)) = (side.fin, fin) {
+            if was != now_at {
+                found = Some(Check::FinAtEnd.fail(format!(
+                    "{} sent its FIN at {}, having sent it at {} before",
+                    s.src,
+                    now_at.get(),
+                    was.get()
+                )));
+            }
+        }
+        let last_data = side.data_end.map_or(data_end, |e| e.max(data_end));
+        let fin_at = fin.or(side.fin);
+        if let Some(f) = fin_at {
+            if f.lt(last_data) {
+                found.get_or_insert(Check::FinAtEnd.fail(format!(
+                    "{} sent data up to {} after its FIN at {}",
+                    s.src,
+                    last_data.get(),
+                    f.get()
+                )));
+            }
+        }
+    }
+    if s.len == 0 || payload.len() != s.len as usize {
+        return found;
+    }
+    let base = *judge.octets_at.get_or_insert(data_start);
+    let stored_end = base + u32::try_from(judge.octets.len()).unwrap_or(u32::MAX);
+    if data_start.gt(stored_end) || data_end.le(base) {
+        if data_start.gt(stored_end) {
+            // Data past a gap the observer never saw filled: start again from here.
+            judge.octets.clear();
+            judge.octets_at = Some(data_start);
+            judge.octets.extend(payload);
+        }
+        return found;
+    }
+    // The part of `s` already sent: [max(start, base), min(end, stored_end)).
+    let from = if data_start.lt(base) {
+        base
+    } else {
+        data_start
+    };
+    let to = if data_end.lt(stored_end) {
+        data_end
+    } else {
+        stored_end
+    };
+    let skip = base.distance_to(from) as usize;
+    let n = from.distance_to(to) as usize;
+    let in_payload = data_start.distance_to(from) as usize;
+    if n > 0 {
+        tick(counts, Check::SameOctets);
+        let sent = &payload[in_payload..in_payload + n];
+        let differs = judge.octets.range(skip..skip + n).ne(sent.iter());
+        if differs {
+            let at = judge
+                .octets
+                .range(skip..skip + n)
+                .zip(sent)
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            found.get_or_insert(Check::SameOctets.fail(format!(
+                "{} retransmitted octet {} as {:#04x}; it first sent {:#04x} there",
+                s.src,
+                (from + at as u32).get(),
+                sent[at],
+                judge.octets[skip + at]
+            )));
+        }
+    }
+    if data_end.gt(stored_end) {
+        judge.octets.extend(&payload[in_payload + n..]);
+    }
+    found
+}
+
+/// Forgets the octets before `una`: they are acknowledged.
+fn trim(judge: &mut Judge, una: SeqNum) {
+    let Some(base) = judge.octets_at else { return };
+    if !base.lt(una) {
+        return;
+    }
+    let n = (base.distance_to(una) as usize).min(judge.octets.len());
+    judge.octets.drain(..n);
+    judge.octets_at = Some(base + n as u32);
+}
+
+/// The window: no new data past the largest right edge the receiver advertised (§3.8.6).
+fn window_check(side: &Side, s: &Summary, counts: &mut Counts) -> Option<Violation> {
+    let data_start = s.seq + u32::from(s.has(Flags::SYN));
+    let end = data_start + s.len;
+    let new_data = side.data_end.is_none_or(|e| end.gt(e));
+    let edge = side.edge.filter(|_| new_data)?;
+    tick(counts, Check::Window);
+    // §3.8.6.1: a zero-window probe carries "at least one octet of new data" past the edge;
+    // one octet is what a probe needs.
+    let allowed = if s.len == 1 { edge + 1 } else { edge };
+    end.gt(allowed).then(|| {
+        Check::Window.fail(format!(
+            "{} sent data up to {} ({} octets at {}), past the right edge {} its peer advertised (SEG.ACK + SEG.WND of the largest window that reached it)",
+            s.src,
+            end.get(),
+            s.len,
+            data_start.get(),
+            edge.get()
+        ))
+    })
 }
 
 /// Segment size: no more data than the MSS the receiver, `peer`, announced, or 536 without
 /// one (§3.7.1, MUST-15 and MUST-16).
-fn mss_check(o: &mut WireOracle, peer: &Side, s: &Summary) -> Option<Violation> {
-    let (mss, requirement) = match peer.mss {
-        Some(m) => {
-            o.checked_mss += 1;
-            (m, "MUST-16")
-        }
-        None => {
-            o.checked_default_mss += 1;
-            (DEFAULT_SEND_MSS, "MUST-15")
-        }
+fn mss_check(peer: &Side, s: &Summary, counts: &mut Counts) -> Option<Violation> {
+    let (mss, check) = match peer.mss {
+        Some(m) => (m, Check::Mss),
+        None => (DEFAULT_SEND_MSS, Check::DefaultMss),
     };
+    tick(counts, check);
     if s.len <= u32::from(mss) {
         return None;
     }
@@ -131,13 +720,10 @@ fn mss_check(o: &mut WireOracle, peer: &Side, s: &Summary) -> Option<Violation> 
         Some(m) => format!("announced an MSS of {m}"),
         None => format!("announced no MSS, so {DEFAULT_SEND_MSS} (§3.7.1)"),
     };
-    Some(Violation {
-        requirement,
-        message: format!(
-            "{} sent {} octets of data in one segment; its peer {} {announced}",
-            s.src, s.len, s.dst
-        ),
-    })
+    Some(check.fail(format!(
+        "{} sent {} octets of data in one segment; its peer {} {announced}",
+        s.src, s.len, s.dst
+    )))
 }
 
 #[cfg(test)]
@@ -149,6 +735,22 @@ mod tests {
 
     const A: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
     const B: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 49293);
+
+    fn oracle() -> WireOracle {
+        let core = Parameters::of_core(&synack_core::Config::default());
+        WireOracle::new([core; 2], Duration::ZERO)
+    }
+
+    /// `s` leaves its sender at time zero, carrying zeros.
+    fn send(o: &mut WireOracle, s: &Summary) -> Option<Violation> {
+        let data = vec![0; s.len as usize];
+        o.sent(Instant::ZERO, usize::from(s.src != A), s, &data)
+    }
+
+    /// `s` reaches its receiver at time zero, which holds the connection.
+    fn arrive(o: &mut WireOracle, s: &Summary) {
+        o.arrived(Instant::ZERO, usize::from(s.dst != A), s, None);
+    }
 
     fn seg(src: SocketAddrV4, seq: u32, ack: u32, flags: Flags, window: u16, len: u32) -> Summary {
         Summary {
@@ -166,105 +768,126 @@ mod tests {
 
     /// A handshake: A (ISS 100) and B (ISS 300) announce `mss_a` and `mss_b`; B offers
     /// `window`.
-    fn handshake(o: &mut WireOracle, mss_a: Option<u16>, mss_b: Option<u16>, window: u16) {
+    fn handshake(mut o: &mut WireOracle, mss_a: Option<u16>, mss_b: Option<u16>, window: u16) {
         let mut syn = seg(A, 100, 0, Flags::SYN, 65535, 0);
         syn.options.mss = mss_a;
-        assert_eq!(o.sent(&syn), None);
-        o.arrived(&syn);
+        assert_eq!(send(&mut o, &syn), None);
+        arrive(&mut o, &syn);
         let mut syn_ack = seg(B, 300, 101, Flags::SYN | Flags::ACK, window, 0);
         syn_ack.options.mss = mss_b;
-        assert_eq!(o.sent(&syn_ack), None);
-        o.arrived(&syn_ack);
+        assert_eq!(send(&mut o, &syn_ack), None);
+        arrive(&mut o, &syn_ack);
     }
 
     #[test]
     fn data_within_the_announced_mss_passes_and_past_it_fails_must_16() {
-        let mut o = WireOracle::default();
+        let mut o = oracle();
         handshake(&mut o, Some(1460), Some(1000), 65535);
         let ok = seg(A, 101, 301, Flags::ACK, 65535, 1000);
-        assert_eq!(o.sent(&ok), None);
+        assert_eq!(send(&mut o, &ok), None);
         let big = seg(A, 1101, 301, Flags::ACK, 65535, 1001);
-        assert_eq!(o.sent(&big).map(|v| v.requirement), Some("MUST-16"));
+        assert_eq!(send(&mut o, &big).map(|v| v.requirement), Some("MUST-16"));
     }
 
     #[test]
     fn without_an_mss_option_the_peer_is_sent_at_most_536_must_15() {
-        let mut o = WireOracle::default();
+        let mut o = oracle();
         handshake(&mut o, Some(1460), None, 65535);
-        assert_eq!(o.sent(&seg(A, 101, 301, Flags::ACK, 65535, 536)), None);
-        let v = o.sent(&seg(A, 637, 301, Flags::ACK, 65535, 537));
+        assert_eq!(
+            send(&mut o, &seg(A, 101, 301, Flags::ACK, 65535, 536)),
+            None
+        );
+        let v = send(&mut o, &seg(A, 637, 301, Flags::ACK, 65535, 537));
         assert_eq!(v.map(|v| v.requirement), Some("MUST-15"));
     }
 
     #[test]
     fn new_data_past_the_advertised_edge_fails_but_a_one_octet_probe_does_not() {
-        let mut o = WireOracle::default();
+        let mut o = oracle();
         handshake(&mut o, Some(1460), Some(1460), 2000);
         // The edge is 101 + 2000 = 2101.
-        assert_eq!(o.sent(&seg(A, 101, 301, Flags::ACK, 65535, 1460)), None);
-        assert_eq!(o.sent(&seg(A, 1561, 301, Flags::ACK, 65535, 540)), None);
+        assert_eq!(
+            send(&mut o, &seg(A, 101, 301, Flags::ACK, 65535, 1460)),
+            None
+        );
+        assert_eq!(
+            send(&mut o, &seg(A, 1561, 301, Flags::ACK, 65535, 540)),
+            None
+        );
         // B closes its window: a probe of one octet is allowed, more is not.
-        o.arrived(&seg(B, 301, 2101, Flags::ACK, 0, 0));
-        assert_eq!(o.sent(&seg(A, 2101, 301, Flags::ACK, 65535, 1)), None);
-        let v = o.sent(&seg(A, 2102, 301, Flags::ACK, 65535, 10));
+        arrive(&mut o, &seg(B, 301, 2101, Flags::ACK, 0, 0));
+        assert_eq!(send(&mut o, &seg(A, 2101, 301, Flags::ACK, 65535, 1)), None);
+        let v = send(&mut o, &seg(A, 2102, 301, Flags::ACK, 65535, 10));
         assert_eq!(v.map(|v| v.requirement), Some("§3.8.6"));
     }
 
     #[test]
     fn a_shrunk_window_does_not_make_earlier_octets_a_violation() {
-        let mut o = WireOracle::default();
+        let mut o = oracle();
         handshake(&mut o, Some(1460), Some(1460), 3000);
-        assert_eq!(o.sent(&seg(A, 101, 301, Flags::ACK, 65535, 1460)), None);
+        assert_eq!(
+            send(&mut o, &seg(A, 101, 301, Flags::ACK, 65535, 1460)),
+            None
+        );
         // B shrinks its window to end at 1000 (SHLD-14 says it should not); A retransmits
         // what it sent before (SHLD-16), which is not new data.
-        o.arrived(&seg(B, 301, 101, Flags::ACK, 899, 0));
-        assert_eq!(o.sent(&seg(A, 101, 301, Flags::ACK, 65535, 1460)), None);
+        arrive(&mut o, &seg(B, 301, 101, Flags::ACK, 899, 0));
+        assert_eq!(
+            send(&mut o, &seg(A, 101, 301, Flags::ACK, 65535, 1460)),
+            None
+        );
         // New data up to the largest edge it was offered (3101) is still within the window.
-        assert_eq!(o.sent(&seg(A, 1561, 301, Flags::ACK, 65535, 1460)), None);
+        assert_eq!(
+            send(&mut o, &seg(A, 1561, 301, Flags::ACK, 65535, 1460)),
+            None
+        );
     }
 
     #[test]
     fn a_scaled_window_counts_its_shift_once_both_syns_carried_the_option() {
-        let mut o = WireOracle::default();
+        let mut o = oracle();
         let mut syn = seg(A, 100, 0, Flags::SYN, 65535, 0);
         syn.options.window_scale = Some(0);
-        o.sent(&syn);
-        o.arrived(&syn);
+        send(&mut o, &syn);
+        arrive(&mut o, &syn);
         let mut syn_ack = seg(B, 300, 101, Flags::SYN | Flags::ACK, 1000, 0);
         syn_ack.options.window_scale = Some(4);
         syn_ack.options.mss = Some(1460);
-        o.sent(&syn_ack);
-        o.arrived(&syn_ack);
+        send(&mut o, &syn_ack);
+        arrive(&mut o, &syn_ack);
         // The SYN,ACK's window is not scaled: the edge is 1101.
-        let v = o.sent(&seg(A, 101, 301, Flags::ACK, 65535, 1001));
+        let v = send(&mut o, &seg(A, 101, 301, Flags::ACK, 65535, 1001));
         assert_eq!(v.map(|v| v.requirement), Some("§3.8.6"));
         // B's next window of 1000 means 16000 octets.
-        o.arrived(&seg(B, 301, 101, Flags::ACK, 1000, 0));
-        assert_eq!(o.sent(&seg(A, 1102, 301, Flags::ACK, 65535, 1460)), None);
+        arrive(&mut o, &seg(B, 301, 101, Flags::ACK, 1000, 0));
+        assert_eq!(
+            send(&mut o, &seg(A, 1102, 301, Flags::ACK, 65535, 1460)),
+            None
+        );
     }
 
     #[test]
     fn a_side_that_starts_again_keeps_its_peers_view() {
         // RFC 793 Figure 9: B answers an old SYN, is reset to LISTEN, and answers A's SYN with
         // a SYN,ACK of a new ISS. A's SYN and MSS still stand, so B's data is still held to it.
-        let mut o = WireOracle::default();
+        let mut o = oracle();
         handshake(&mut o, Some(1000), Some(1460), 65535);
         let mut again = seg(B, 900, 101, Flags::SYN | Flags::ACK, 65535, 0);
         again.options.mss = Some(1460);
-        assert_eq!(o.sent(&again), None);
-        o.arrived(&again);
-        o.arrived(&seg(A, 101, 901, Flags::ACK, 65535, 0));
-        let v = o.sent(&seg(B, 901, 101, Flags::ACK, 65535, 1460));
+        assert_eq!(send(&mut o, &again), None);
+        arrive(&mut o, &again);
+        arrive(&mut o, &seg(A, 101, 901, Flags::ACK, 65535, 0));
+        let v = send(&mut o, &seg(B, 901, 101, Flags::ACK, 65535, 1460));
         assert_eq!(v.map(|v| v.requirement), Some("MUST-16"));
     }
 
     #[test]
     fn an_ack_of_what_was_never_sent_offers_no_window() {
-        let mut o = WireOracle::default();
+        let mut o = oracle();
         handshake(&mut o, Some(1460), Some(1460), 1000);
         // B acknowledges far past A's SND.NXT, with a large window: A must not take it.
-        o.arrived(&seg(B, 301, 50_000, Flags::ACK, 65535, 0));
-        let v = o.sent(&seg(A, 101, 301, Flags::ACK, 65535, 1460));
+        arrive(&mut o, &seg(B, 301, 50_000, Flags::ACK, 65535, 0));
+        let v = send(&mut o, &seg(A, 101, 301, Flags::ACK, 65535, 1460));
         assert_eq!(v.map(|v| v.requirement), Some("§3.8.6"));
     }
 }

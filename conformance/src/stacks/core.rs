@@ -8,7 +8,7 @@ use core::net::SocketAddrV4;
 
 use synack_core::{Config, Endpoint, Event, Instant, Observation, SocketId, State, UserError};
 
-use super::{TcpStack, Transition, ADDRS};
+use super::{Parameters, TcpStack, Transition, ADDRS};
 
 /// synack-core on host `host` (0 is A, 1 is B), its ISNs keyed by `isn_key`.
 pub fn core_stack(host: usize, config: Config, isn_key: [u8; 16]) -> Box<dyn TcpStack> {
@@ -103,5 +103,8 @@ impl TcpStack for CoreStack {
     }
     fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State> {
         self.endpoint.conn_state(local, remote)
+    }
+    fn parameters(&self) -> Parameters {
+        Parameters::of_core(self.endpoint.config())
     }
 }

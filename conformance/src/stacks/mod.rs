@@ -26,6 +26,7 @@ pub mod planted;
 pub mod smoltcp;
 
 use ::core::net::{Ipv4Addr, SocketAddrV4};
+use ::core::time::Duration;
 
 use known::KnownDifference;
 use planted::{Bug, Planted};
@@ -162,10 +163,51 @@ impl Pairing {
     /// Builds host `host`'s stack.
     pub fn build(&self, host: usize, config: Config, isn_key: [u8; 16]) -> Box<dyn TcpStack> {
         let entry = if host == 0 { self.client } else { self.server };
-        let stack = (entry.factory)(host, config, isn_key);
         match self.plant {
-            Some(bug) => Box::new(Planted::new(stack, bug)),
-            None => stack,
+            Some(bug) => {
+                let mut planted = config.clone();
+                bug.configure(&mut planted);
+                let stack = (entry.factory)(host, planted, isn_key);
+                Box::new(Planted::new(stack, bug, &config))
+            }
+            None => (entry.factory)(host, config, isn_key),
+        }
+    }
+}
+
+/// What a stack declares of the choices the RFCs leave it. The wire oracles (`crate::sim::wire`)
+/// judge each stack by its own declaration, so a stack that chose a short TIME-WAIT is held to
+/// that choice, and the choice itself, where it departs from the RFCs, is a known difference
+/// ([`known`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Parameters {
+    /// Maximum segment lifetime: TIME-WAIT lasts 2×MSL (RFC 9293 §3.4.2, §3.10.7.4; MUST-13).
+    pub msl: Duration,
+    /// The RTO before any RTT sample (RFC 6298 (2.1)): the first retransmission of a SYN comes
+    /// no sooner.
+    pub rto_initial: Duration,
+    /// The least RTO (RFC 6298 (2.4)): no retransmission comes sooner after the timer started.
+    pub rto_min: Duration,
+    /// The most RTO (RFC 6298 (2.5)): backoff doubles the RTO up to it.
+    pub rto_max: Duration,
+    /// The longest an ACK of in-order data is held (RFC 9293 §3.8.6.3: under 0.5 s; MUST-40).
+    pub ack_delay: Duration,
+    /// RFC 5961 §7: the most challenge ACKs per connection per second, if the stack implements
+    /// RFC 5961.
+    pub challenge_ack_limit: Option<u32>,
+}
+
+impl Parameters {
+    /// The parameters of a synack-core endpoint with `config`: it acknowledges at once.
+    pub fn of_core(config: &Config) -> Parameters {
+        Parameters {
+            msl: config.msl,
+            rto_initial: config.rto_initial,
+            rto_min: config.rto_min,
+            rto_max: config.rto_max,
+            ack_delay: Duration::ZERO,
+            challenge_ack_limit: (config.profile == synack_core::Profile::Rfc9293)
+                .then_some(config.challenge_ack_limit),
         }
     }
 }
@@ -240,6 +282,8 @@ pub trait TcpStack {
     /// The state of the connection between `local` and `remote`: LISTEN if only a listener
     /// on the local port would take it, `None` if nothing would.
     fn conn_state(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<State>;
+    /// The choices the RFCs leave it, as it was configured: what the wire oracles hold it to.
+    fn parameters(&self) -> Parameters;
     /// The known differences from the RFCs this stack has shown so far in the run, in the
     /// order first seen (see [`known`]). synack-core reports none.
     fn known_differences(&self) -> Vec<&'static KnownDifference> {

@@ -4,15 +4,16 @@
 //! hidden `--plant` option) can check that the oracles, replay and shrinking work. Nothing here
 //! is ever used by a normal run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddrV4;
 use std::str::FromStr;
+use std::time::Duration;
 
 use synack_core::wire::{Flags, Packet, TcpOption};
-use synack_core::{Event, Instant, SocketId, State, UserError};
+use synack_core::{Config, Event, Instant, SeqNum, SocketId, State, UserError};
 
-use super::{TcpStack, Transition};
+use super::{Parameters, TcpStack, Transition};
 
 /// A known bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +27,33 @@ pub enum Bug {
     /// The stack sends into twice the window it was offered (RFC 9293 §3.8.6): its outgoing
     /// segments advertise half its window, and the windows it receives are read doubled.
     DoubleThePeerWindow,
+    /// The stack announces no MSS, and takes a SYN without the option to mean 1460 where
+    /// §3.7.1 says 536 (MUST-15).
+    AssumeMssWithoutOption,
+    /// The stack's RTO starts at 200 ms and may fall to it, while it declares RFC 6298's 1 s
+    /// (RFC 6298 (2.1), (2.4)).
+    ShortRto,
+    /// Beside the stack's own retransmissions, every unacknowledged segment is sent again each
+    /// second, without backoff (RFC 6298 (5.5), MUST-19).
+    NoBackoff,
+    /// TIME-WAIT lasts 2 s while the stack declares an MSL of 2 minutes (MUST-13).
+    ShortTimeWait,
+    /// ACKs that carry nothing else are held for 600 ms (MUST-40: under 0.5 s).
+    SlowAcks,
+    /// Of the ACKs that acknowledge new data and carry nothing else, three in four are never
+    /// sent; the stack declares a delayed ACK of 200 ms, so it is held to an ACK for every
+    /// 2×RMSS octets (SHLD-19).
+    StretchAcks,
+    /// A duplicate ACK, which out-of-order data draws, is held for 100 ms (RFC 5681 §4.2).
+    SlowDuplicateAcks,
+    /// A reset that answers a segment with ACK takes the form meant for a segment without:
+    /// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, where §3.10.7.1 gives <SEQ=SEG.ACK><CTL=RST>.
+    ResetIgnoresAck,
+    /// A retransmission carries a wrong last octet, as if read from the wrong place in the
+    /// send buffer (§3.4).
+    StaleRetransmission,
+    /// A retransmitted FIN goes one sequence number past where it was first sent (§3.6).
+    FinMoves,
 }
 
 /// The MSS `IgnorePeerMss` announces.
@@ -33,10 +61,20 @@ pub const SMALL_MSS: u16 = 1000;
 
 impl Bug {
     /// Every bug, in the order `--plant` lists them.
-    pub const ALL: [Bug; 3] = [
+    pub const ALL: [Bug; 13] = [
         Bug::DropRetransmittedFin,
         Bug::IgnorePeerMss,
         Bug::DoubleThePeerWindow,
+        Bug::AssumeMssWithoutOption,
+        Bug::ShortRto,
+        Bug::NoBackoff,
+        Bug::ShortTimeWait,
+        Bug::SlowAcks,
+        Bug::StretchAcks,
+        Bug::SlowDuplicateAcks,
+        Bug::ResetIgnoresAck,
+        Bug::StaleRetransmission,
+        Bug::FinMoves,
     ];
 
     /// Its name on the command line.
@@ -45,6 +83,44 @@ impl Bug {
             Bug::DropRetransmittedFin => "drop-retransmitted-fin",
             Bug::IgnorePeerMss => "ignore-peer-mss",
             Bug::DoubleThePeerWindow => "double-the-peer-window",
+            Bug::AssumeMssWithoutOption => "assume-mss-without-option",
+            Bug::ShortRto => "short-rto",
+            Bug::NoBackoff => "no-backoff",
+            Bug::ShortTimeWait => "short-time-wait",
+            Bug::SlowAcks => "slow-acks",
+            Bug::StretchAcks => "stretch-acks",
+            Bug::SlowDuplicateAcks => "slow-duplicate-acks",
+            Bug::ResetIgnoresAck => "reset-ignores-ack",
+            Bug::StaleRetransmission => "stale-retransmission",
+            Bug::FinMoves => "fin-moves",
+        }
+    }
+
+    /// The configuration the stack really runs with, for a bug that is a configuration
+    /// departing from what the stack declares.
+    pub fn configure(self, config: &mut Config) {
+        match self {
+            Bug::ShortRto => {
+                config.rto_initial = Duration::from_millis(200);
+                config.rto_min = Duration::from_millis(200);
+            }
+            Bug::ShortTimeWait => config.msl = Duration::from_secs(1),
+            _ => {}
+        }
+    }
+
+    /// What the stack declares: what it would declare without the bug, where the bug is
+    /// a departure from its declaration (`declared` was built from the configuration the run
+    /// gave it, before [`Bug::configure`]).
+    fn declare(self, declared: &Config, params: &mut Parameters) {
+        match self {
+            Bug::ShortRto => {
+                params.rto_initial = declared.rto_initial;
+                params.rto_min = declared.rto_min;
+            }
+            Bug::ShortTimeWait => params.msl = declared.msl,
+            Bug::StretchAcks => params.ack_delay = Duration::from_millis(200),
+            _ => {}
         }
     }
 }
@@ -100,16 +176,143 @@ fn set_mss(tcp: &mut synack_core::wire::TcpHeader, mss: u16) {
 pub struct Planted {
     inner: Box<dyn TcpStack>,
     bug: Bug,
-    fins_sent: BTreeSet<(u16, u16, u32)>,
+    /// What it declares.
+    params: Parameters,
+    /// (source port, destination port, SEG.SEQ) of the data segments and FINs it sent.
+    sent: BTreeSet<(u16, u16, u32)>,
+    /// Packets it holds back, with when each is due: the earliest first.
+    held: Vec<(Instant, Vec<u8>)>,
+    /// For `NoBackoff`: the segments not yet acknowledged, by (source port, destination port),
+    /// with their end and when they were last sent.
+    unacked: Vec<((u16, u16), SeqNum, Instant, Vec<u8>)>,
+    /// The last ACK each connection (source port, destination port) sent, and how many pure
+    /// ACKs it has sent.
+    acks: BTreeMap<(u16, u16), (SeqNum, u64)>,
+    /// For `ResetIgnoresAck`: SEG.SEQ, SEG.LEN and SEG.ACK of the last segment with ACK that
+    /// arrived, if the last to arrive had one.
+    last_in: Option<(SeqNum, u32, SeqNum)>,
 }
 
+/// How long `NoBackoff` waits before sending an unacknowledged segment again.
+const NO_BACKOFF_INTERVAL: Duration = Duration::from_secs(1);
+
 impl Planted {
-    /// Plants `bug` in `inner`.
-    pub fn new(inner: Box<dyn TcpStack>, bug: Bug) -> Planted {
+    /// Plants `bug` in `inner`, which was built with `config` changed by [`Bug::configure`]:
+    /// `config` is the configuration before that change.
+    pub fn new(inner: Box<dyn TcpStack>, bug: Bug, config: &Config) -> Planted {
+        let mut params = inner.parameters();
+        bug.declare(config, &mut params);
         Planted {
             inner,
             bug,
-            fins_sent: BTreeSet::new(),
+            params,
+            sent: BTreeSet::new(),
+            held: Vec::new(),
+            unacked: Vec::new(),
+            acks: BTreeMap::new(),
+            last_in: None,
+        }
+    }
+
+    /// Holds `bytes` back until `due`.
+    fn hold(&mut self, due: Instant, bytes: Vec<u8>) {
+        let i = self.held.partition_point(|(t, _)| *t <= due);
+        self.held.insert(i, (due, bytes));
+    }
+
+    /// The bug's work on one packet the inner stack sent: `Some` to send (maybe rewritten),
+    /// `None` to hold it or drop it.
+    fn outgoing(&mut self, now: Instant, bytes: &[u8]) -> Option<Vec<u8>> {
+        let Ok(p) = Packet::parse(bytes) else {
+            return Some(bytes.to_vec());
+        };
+        let t = &p.tcp;
+        let ports = (t.src_port, t.dst_port);
+        let key = (t.src_port, t.dst_port, t.seq.get());
+        let pure_ack = t.flags == Flags::ACK && p.payload.is_empty();
+        let occupies = !p.payload.is_empty() || t.flags.intersects(Flags::SYN | Flags::FIN);
+        let repeat = occupies && !self.sent.insert(key);
+        match self.bug {
+            Bug::DropRetransmittedFin if repeat && t.flags.contains(Flags::FIN) => None,
+            Bug::IgnorePeerMss => rewrite(bytes, |t| set_mss(t, SMALL_MSS)),
+            Bug::DoubleThePeerWindow => rewrite(bytes, |t| {
+                if !t.flags.contains(Flags::SYN) {
+                    t.window /= 2;
+                }
+            }),
+            Bug::AssumeMssWithoutOption => rewrite(bytes, |t| {
+                t.options.retain(|o| !matches!(o, TcpOption::Mss(_)));
+            }),
+            Bug::NoBackoff => {
+                if occupies {
+                    let len = u32::try_from(p.payload.len()).unwrap_or(u32::MAX)
+                        + u32::from(t.flags.contains(Flags::SYN))
+                        + u32::from(t.flags.contains(Flags::FIN));
+                    let end = t.seq + len;
+                    self.unacked
+                        .retain(|(k, e, _, _)| !(*k == ports && *e == end));
+                    self.unacked.push((ports, end, now, bytes.to_vec()));
+                }
+                Some(bytes.to_vec())
+            }
+            Bug::SlowAcks => {
+                // Anything else the connection sends carries the ACK a held one would.
+                self.held.retain(|(_, b)| {
+                    Packet::parse(b).map_or(true, |h| (h.tcp.src_port, h.tcp.dst_port) != ports)
+                });
+                if pure_ack {
+                    self.hold(now + Duration::from_millis(600), bytes.to_vec());
+                    return None;
+                }
+                Some(bytes.to_vec())
+            }
+            Bug::StretchAcks if pure_ack => {
+                let n = self.acks.entry(ports).or_insert((t.ack, 0));
+                if n.0 == t.ack {
+                    return Some(bytes.to_vec());
+                }
+                n.0 = t.ack;
+                n.1 += 1;
+                (n.1 % 4 == 0).then(|| bytes.to_vec())
+            }
+            Bug::SlowDuplicateAcks if pure_ack => {
+                let last = self.acks.insert(ports, (t.ack, 0));
+                if last.is_some_and(|(a, _)| a == t.ack) {
+                    self.hold(now + Duration::from_millis(100), bytes.to_vec());
+                    return None;
+                }
+                Some(bytes.to_vec())
+            }
+            Bug::SlowDuplicateAcks if t.flags.contains(Flags::ACK) => {
+                self.acks.insert(ports, (t.ack, 0));
+                Some(bytes.to_vec())
+            }
+            Bug::ResetIgnoresAck if t.flags == Flags::RST => match self.last_in {
+                // The reset answers the segment that just arrived, which carried an ACK.
+                Some((seq, len, ack)) if ack == t.seq => rewrite(bytes, |t| {
+                    t.flags = Flags::RST | Flags::ACK;
+                    t.ack = seq + len;
+                    t.seq = SeqNum(0);
+                }),
+                _ => Some(bytes.to_vec()),
+            },
+            Bug::StaleRetransmission if repeat && !p.payload.is_empty() => {
+                let mut payload = p.payload.to_vec();
+                if let Some(last) = payload.last_mut() {
+                    *last ^= 0xff;
+                }
+                Packet {
+                    ip: p.ip.clone(),
+                    tcp: p.tcp.clone(),
+                    payload: &payload,
+                }
+                .to_bytes()
+                .ok()
+            }
+            Bug::FinMoves if repeat && t.flags.contains(Flags::FIN) && p.payload.is_empty() => {
+                rewrite(bytes, |t| t.seq = t.seq + 1)
+            }
+            _ => Some(bytes.to_vec()),
         }
     }
 }
@@ -119,8 +322,18 @@ impl TcpStack for Planted {
         "planted"
     }
     fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        if self.bug == Bug::ResetIgnoresAck {
+            self.last_in = Packet::parse(bytes).ok().and_then(|p| {
+                let len = u32::try_from(p.payload.len()).unwrap_or(u32::MAX)
+                    + u32::from(p.tcp.flags.contains(Flags::SYN))
+                    + u32::from(p.tcp.flags.contains(Flags::FIN));
+                p.tcp
+                    .flags
+                    .contains(Flags::ACK)
+                    .then_some((p.tcp.seq, len, p.tcp.ack))
+            });
+        }
         let rewritten = match self.bug {
-            Bug::DropRetransmittedFin => None,
             // The peer announced SMALL_MSS; read it as the 1460 it would otherwise be.
             Bug::IgnorePeerMss => rewrite(bytes, |t| set_mss(t, 1460)),
             Bug::DoubleThePeerWindow => rewrite(bytes, |t| {
@@ -128,51 +341,68 @@ impl TcpStack for Planted {
                     t.window = t.window.saturating_mul(2);
                 }
             }),
+            // A SYN without the option is read as if it announced 1460.
+            Bug::AssumeMssWithoutOption => rewrite(bytes, |t| {
+                if t.flags.contains(Flags::SYN)
+                    && !t.options.iter().any(|o| matches!(o, TcpOption::Mss(_)))
+                {
+                    t.options.push(TcpOption::Mss(1460));
+                    t.data_offset += 1;
+                }
+            }),
+            Bug::NoBackoff => {
+                if let Ok(p) = Packet::parse(bytes) {
+                    if p.tcp.flags.contains(Flags::ACK) {
+                        let ports = (p.tcp.dst_port, p.tcp.src_port);
+                        let ack = p.tcp.ack;
+                        self.unacked
+                            .retain(|(k, end, _, _)| !(*k == ports && end.le(ack)));
+                    }
+                }
+                None
+            }
+            _ => None,
         };
         self.inner
             .handle_packet(now, rewritten.as_deref().unwrap_or(bytes));
     }
     fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
+        if self.held.first().is_some_and(|(t, _)| *t <= now) {
+            let (_, b) = self.held.remove(0);
+            *out = b;
+            return true;
+        }
+        if let Some(u) = self
+            .unacked
+            .iter_mut()
+            .find(|u| u.2 + NO_BACKOFF_INTERVAL <= now)
+        {
+            u.2 = now;
+            out.clone_from(&u.3);
+            return true;
+        }
         loop {
             if !self.inner.poll_transmit(now, out) {
                 return false;
             }
-            match self.bug {
-                Bug::IgnorePeerMss => {
-                    if let Some(b) = rewrite(out, |t| set_mss(t, SMALL_MSS)) {
-                        *out = b;
-                    }
-                    return true;
-                }
-                Bug::DoubleThePeerWindow => {
-                    if let Some(b) = rewrite(out, |t| {
-                        if !t.flags.contains(Flags::SYN) {
-                            t.window /= 2;
-                        }
-                    }) {
-                        *out = b;
-                    }
-                    return true;
-                }
-                Bug::DropRetransmittedFin => {
-                    if let Ok(p) = Packet::parse(out) {
-                        if p.tcp.flags.contains(Flags::FIN) {
-                            let key = (p.tcp.src_port, p.tcp.dst_port, p.tcp.seq.get());
-                            if !self.fins_sent.insert(key) {
-                                continue;
-                            }
-                        }
-                    }
-                    return true;
-                }
+            if let Some(b) = self.outgoing(now, out) {
+                *out = b;
+                return true;
             }
         }
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        self.inner.poll_timeout()
+        let held = self.held.first().map(|(t, _)| *t);
+        let again = self.unacked.iter().map(|u| u.2 + NO_BACKOFF_INTERVAL).min();
+        [self.inner.poll_timeout(), held, again]
+            .into_iter()
+            .flatten()
+            .min()
     }
     fn handle_timeout(&mut self, now: Instant) {
-        self.inner.handle_timeout(now);
+        if self.inner.poll_timeout().is_some_and(|t| t <= now) {
+            self.inner.handle_timeout(now);
+        }
     }
     fn poll_event(&mut self) -> Option<(SocketId, Event)> {
         self.inner.poll_event()
@@ -223,5 +453,8 @@ impl TcpStack for Planted {
     }
     fn known_differences(&self) -> Vec<&'static super::known::KnownDifference> {
         self.inner.known_differences()
+    }
+    fn parameters(&self) -> Parameters {
+        self.params
     }
 }

@@ -462,7 +462,23 @@ fn sock_addr(e: IpEndpoint) -> Option<SocketAddrV4> {
     }
 }
 
+/// smoltcp 0.12's fixed choices (src/socket/tcp.rs): TIME-WAIT lasts `CLOSE_DELAY` (10 s), so
+/// its MSL is 5 s; its RTO starts at `RTTE_INITIAL_RTT` + 4×`RTTE_INITIAL_DEV` (700 ms) and is
+/// kept between `RTTE_MIN_RTO` (10 ms) and `RTTE_MAX_RTO` (10 s); it delays an ACK by
+/// `ACK_DELAY_DEFAULT` (10 ms). It sends challenge ACKs without a rate limit.
+pub const SMOLTCP_PARAMETERS: super::Parameters = super::Parameters {
+    msl: std::time::Duration::from_secs(5),
+    rto_initial: std::time::Duration::from_millis(700),
+    rto_min: std::time::Duration::from_millis(10),
+    rto_max: std::time::Duration::from_secs(10),
+    ack_delay: std::time::Duration::from_millis(10),
+    challenge_ack_limit: None,
+};
+
 impl TcpStack for SmolStack {
+    fn parameters(&self) -> super::Parameters {
+        SMOLTCP_PARAMETERS
+    }
     fn name(&self) -> &str {
         "smoltcp"
     }
