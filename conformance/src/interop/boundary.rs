@@ -112,6 +112,8 @@ pub const LINUX_PARAMETERS: crate::stacks::Parameters = crate::stacks::Parameter
     rto_max: Duration::from_secs(120),
     ack_delay: Duration::from_millis(200),
     challenge_ack_limit: None,
+    // A jiffy at HZ=250; the wall clock's own slack covers it.
+    granularity: Duration::from_millis(4),
 };
 
 impl TcpStack for KernelHost {

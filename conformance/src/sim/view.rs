@@ -160,6 +160,9 @@ pub fn arrived(conn: &mut [Side; 2], from: usize, s: &Summary) {
         return;
     }
     let sender_scale = conn[from].wscale;
+    if !acceptable(&conn[1 - from], s) {
+        return;
+    }
     let v = &mut conn[1 - from];
     let ack = s.ack;
     // §3.10.7.4: only an ACK with SND.UNA =< SEG.ACK =< SND.NXT moves SND.UNA or updates the
@@ -176,4 +179,24 @@ pub fn arrived(conn: &mut [Side; 2], from: usize, s: &Summary) {
     };
     let edge = ack + (u32::from(s.window) << shift);
     v.edge = Some(v.edge.map_or(edge, |e| e.max(edge)));
+}
+
+/// §3.10.7.4, first check: whether `s` may be acceptable to `receiver` by its sequence
+/// number. A synchronized receiver drops an unacceptable segment after acknowledging it, and
+/// never reads its ACK field. The wire shows a RCV.NXT (the receiver's latest ACK) that may lag
+/// the receiver's own, and a window it may have opened since, so only what lies wholly before
+/// that RCV.NXT is surely unacceptable: data all of which was acknowledged, or a segment
+/// without data from before it (a delayed copy of an older ACK). Before the receiver has
+/// acknowledged anything, every segment is taken.
+pub fn acceptable(receiver: &Side, s: &Summary) -> bool {
+    let Some(rcv_nxt) = receiver.rcv_nxt else {
+        return true;
+    };
+    if s.has(Flags::SYN) {
+        return true;
+    }
+    match s.seg_len() {
+        0 => rcv_nxt.le(s.seq),
+        len => rcv_nxt.lt(s.seq + len),
+    }
 }

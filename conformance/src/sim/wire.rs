@@ -378,10 +378,11 @@ impl WireOracle {
         }
         tick(&mut self.counts, Check::TimeWait);
         let msl = self.params[host].msl;
+        let slack = self.slack + self.params[host].granularity;
         let (_, judges, me) = self.views.between(local, remote)?;
         let from = judges[me].fin_arrived.map_or(entered, |f| f.max(entered));
         let lasted = now.saturating_since(from);
-        (lasted + self.slack < 2 * msl).then(|| {
+        (lasted + slack < 2 * msl).then(|| {
             Check::TimeWait.fail(format!(
                 "{local} left TIME-WAIT with {remote} {} after {} (2×MSL is {}, MSL declared {:?})",
                 fmt_gap(lasted),
@@ -409,9 +410,9 @@ impl WireOracle {
 /// A duration as people read it: "1.5s", "200ms".
 fn fmt_gap(d: Duration) -> String {
     if d >= Duration::from_secs(1) {
-        format!("{:.3}s", d.as_secs_f64())
+        format!("{:.6}s", d.as_secs_f64())
     } else {
-        format!("{}ms", d.as_millis())
+        format!("{:.3}ms", d.as_secs_f64() * 1e3)
     }
 }
 
@@ -536,10 +537,11 @@ fn timing(
         .min(params.rto_max);
     let since_last = judge
         .last_gap
+        .filter(|_| judge.exact)
         .map_or(Duration::ZERO, |g| (2 * g).min(params.rto_max));
     let required = doubled.max(since_last);
     let gap = now.saturating_since(armed_at);
-    let violation = (gap + slack < required).then(|| {
+    let violation = (gap + slack + params.granularity < required).then(|| {
         let what = if syn {
             "SYN"
         } else if probe {
@@ -768,15 +770,15 @@ mod tests {
 
     /// A handshake: A (ISS 100) and B (ISS 300) announce `mss_a` and `mss_b`; B offers
     /// `window`.
-    fn handshake(mut o: &mut WireOracle, mss_a: Option<u16>, mss_b: Option<u16>, window: u16) {
+    fn handshake(o: &mut WireOracle, mss_a: Option<u16>, mss_b: Option<u16>, window: u16) {
         let mut syn = seg(A, 100, 0, Flags::SYN, 65535, 0);
         syn.options.mss = mss_a;
-        assert_eq!(send(&mut o, &syn), None);
-        arrive(&mut o, &syn);
+        assert_eq!(send(o, &syn), None);
+        arrive(o, &syn);
         let mut syn_ack = seg(B, 300, 101, Flags::SYN | Flags::ACK, window, 0);
         syn_ack.options.mss = mss_b;
-        assert_eq!(send(&mut o, &syn_ack), None);
-        arrive(&mut o, &syn_ack);
+        assert_eq!(send(o, &syn_ack), None);
+        arrive(o, &syn_ack);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct KnownDifference {
     /// The oracles a run may fail because of it.
     #[serde(skip)]
     pub explains: &'static [Oracle],
+    /// For [`Oracle::Wire`] among them: the wire requirements it breaks. A wire failure is
+    /// explained only by a difference that names its requirement.
+    pub requirements: &'static [&'static str],
 }
 
 /// smoltcp 0.12 turns its retransmission timer off on a segment that does not acknowledge
@@ -45,6 +48,7 @@ pub const SMOLTCP_RETRANSMISSION_TIMER_STOPPED: KnownDifference = KnownDifferenc
         Oracle::StreamIntegrity,
         Oracle::OrderlyClose,
     ],
+    requirements: &[],
 };
 
 /// smoltcp 0.12 gives a FIN the sequence number of its own unacknowledged SYN.
@@ -64,6 +68,7 @@ pub const SMOLTCP_FIN_ON_SYN_SEQUENCE: KnownDifference = KnownDifference {
         Oracle::StreamIntegrity,
         Oracle::OrderlyClose,
     ],
+    requirements: &[],
 };
 
 /// smoltcp has no fully specified passive OPEN and no SEND in LISTEN.
@@ -77,13 +82,75 @@ pub const SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN: KnownDifference = KnownDiffer
           §3.10.2 SEND in LISTEN (with the foreign socket specified, the connection becomes \
           active: send a SYN, enter SYN-SENT); RFC 793 §3.9 says the same",
     explains: &[Oracle::Liveness],
+    requirements: &[],
+};
+
+/// smoltcp 0.12 drops a whole segment whose ACK is older than SND.UNA, data and all.
+pub const SMOLTCP_OLD_ACK_DROPS_SEGMENT: KnownDifference = KnownDifference {
+    id: "smoltcp-old-ack-drops-segment",
+    stack: "smoltcp",
+    summary: "a segment whose SEG.ACK is below SND.UNA (a copy delayed behind later \
+              acknowledgments) is dropped whole, data included, and draws no ACK \
+              (tcp::Socket::process, \"duplicate ACK\"): in-order data it carries is neither \
+              kept nor acknowledged, and out-of-order data is not acknowledged at once",
+    rfc: "RFC 9293 §3.10.7.4, fifth check, ESTABLISHED: \"If the ACK is a duplicate \
+          (SEG.ACK =< SND.UNA), it can be ignored\" (the ACK field, not the segment: \
+          processing goes on to the text, which is acknowledged); §3.8.6.3 (MUST-40); \
+          RFC 5681 §4.2 (an immediate ACK for out-of-order data)",
+    explains: &[Oracle::Wire],
+    requirements: &["MUST-40", "SHLD-19", "RFC 5681 §4.2"],
+};
+
+/// smoltcp 0.12 keeps at most four separate ranges of out-of-order data.
+pub const SMOLTCP_ASSEMBLER_FULL: KnownDifference = KnownDifference {
+    id: "smoltcp-assembler-full",
+    stack: "smoltcp",
+    summary: "out-of-order data is kept in at most four separate ranges \
+              (ASSEMBLER_MAX_SEGMENT_COUNT); a segment that would need a fifth is dropped \
+              without an ACK",
+    rfc: "RFC 9293 §3.10.7.4 (segments beyond RCV.NXT are held, SHLD-31; an unacceptable or \
+          unkept segment still draws an ACK) and RFC 5681 §4.2 (an immediate ACK for \
+          out-of-order data)",
+    explains: &[Oracle::Wire],
+    requirements: &["RFC 5681 §4.2", "MUST-40", "SHLD-19"],
+};
+
+/// smoltcp 0.12 waits as long before its second retransmission as before its first.
+pub const SMOLTCP_RTO_BACKOFF: KnownDifference = KnownDifference {
+    id: "smoltcp-rto-backoff",
+    stack: "smoltcp",
+    summary: "a retransmission timer that expires is set again for the delay it just ran \
+              and only the following one is doubled (Timer::set_for_retransmit), so the \
+              second retransmission of a segment comes one RTO after the first, not two; \
+              after three it raises its RTT estimate instead",
+    rfc: "RFC 6298 (5.5): when the timer expires, \"The host MUST set RTO <- RTO * 2\" \
+          before restarting it (5.6); RFC 9293 §3.8.1 and MUST-19 (exponential backoff)",
+    explains: &[Oracle::Wire],
+    requirements: &["MUST-19", "SHLD-30"],
+};
+
+/// smoltcp 0.12 does not restart TIME-WAIT for a retransmitted FIN.
+pub const SMOLTCP_TIME_WAIT_NOT_RESTARTED: KnownDifference = KnownDifference {
+    id: "smoltcp-time-wait-not-restarted",
+    stack: "smoltcp",
+    summary: "a FIN that arrives again in TIME-WAIT is neither acknowledged nor restarts the \
+              timer: TIME-WAIT ends 2×MSL after it began, not after the last FIN",
+    rfc: "RFC 9293 §3.10.7.4, eighth check, TIME-WAIT: \"Remain in the TIME-WAIT state. \
+          Restart the 2 MSL time-wait timeout\"; and for a retransmission of the remote FIN, \
+          \"Acknowledge it, and restart the 2 MSL timeout\"; MUST-13",
+    explains: &[Oracle::Wire],
+    requirements: &["MUST-13"],
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 3] = [
+pub const ALL: [&KnownDifference; 7] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
+    &SMOLTCP_OLD_ACK_DROPS_SEGMENT,
+    &SMOLTCP_ASSEMBLER_FULL,
+    &SMOLTCP_RTO_BACKOFF,
+    &SMOLTCP_TIME_WAIT_NOT_RESTARTED,
 ];
 
 /// The difference, among those seen in a run, that explains its failure.
@@ -91,9 +158,13 @@ pub fn explain(
     failure: &Failure,
     seen: &[&'static KnownDifference],
 ) -> Option<&'static KnownDifference> {
-    seen.iter()
-        .copied()
-        .find(|d| d.explains.contains(&failure.oracle))
+    seen.iter().copied().find(|d| {
+        d.explains.contains(&failure.oracle)
+            && (failure.oracle != Oracle::Wire
+                || failure
+                    .requirement
+                    .is_some_and(|r| d.requirements.contains(&r)))
+    })
 }
 
 /// The difference named `id`.

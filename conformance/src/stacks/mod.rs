@@ -195,6 +195,9 @@ pub struct Parameters {
     /// RFC 5961 §7: the most challenge ACKs per connection per second, if the stack implements
     /// RFC 5961.
     pub challenge_ack_limit: Option<u32>,
+    /// The resolution of its clock (RFC 6298 §2's G): its timers may fire this much early
+    /// as the simulator's nanoseconds see them.
+    pub granularity: Duration,
 }
 
 impl Parameters {
@@ -208,6 +211,7 @@ impl Parameters {
             ack_delay: Duration::ZERO,
             challenge_ack_limit: (config.profile == synack_core::Profile::Rfc9293)
                 .then_some(config.challenge_ack_limit),
+            granularity: Duration::ZERO,
         }
     }
 }

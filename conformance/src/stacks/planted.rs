@@ -184,7 +184,7 @@ pub struct Planted {
     held: Vec<(Instant, Vec<u8>)>,
     /// For `NoBackoff`: the segments not yet acknowledged, by (source port, destination port),
     /// with their end and when they were last sent.
-    unacked: Vec<((u16, u16), SeqNum, Instant, Vec<u8>)>,
+    unacked: Vec<Unacked>,
     /// The last ACK each connection (source port, destination port) sent, and how many pure
     /// ACKs it has sent.
     acks: BTreeMap<(u16, u16), (SeqNum, u64)>,
@@ -192,6 +192,10 @@ pub struct Planted {
     /// arrived, if the last to arrive had one.
     last_in: Option<(SeqNum, u32, SeqNum)>,
 }
+
+/// A segment `NoBackoff` sends again: its (source port, destination port), its end, when it
+/// was last sent, and its octets.
+type Unacked = ((u16, u16), SeqNum, Instant, Vec<u8>);
 
 /// How long `NoBackoff` waits before sending an unacknowledged segment again.
 const NO_BACKOFF_INTERVAL: Duration = Duration::from_secs(1);
@@ -310,7 +314,7 @@ impl Planted {
                 .ok()
             }
             Bug::FinMoves if repeat && t.flags.contains(Flags::FIN) && p.payload.is_empty() => {
-                rewrite(bytes, |t| t.seq = t.seq + 1)
+                rewrite(bytes, |t| t.seq += 1)
             }
             _ => Some(bytes.to_vec()),
         }

@@ -159,6 +159,77 @@ pub struct SmolStack {
     user_timeout: Option<smoltcp::time::Duration>,
     /// Known differences seen so far.
     known: Vec<&'static KnownDifference>,
+    /// What the wire shows of each connection (local port, remote socket), to see the
+    /// differences of the wire oracles' kind happen.
+    watch: BTreeMap<(u16, SocketAddrV4), Watch>,
+}
+
+/// One connection's segments as the adapter sees them cross, for the known differences that
+/// show only there.
+#[derive(Debug, Default)]
+struct Watch {
+    /// The highest ACK that arrived: smoltcp's SND.UNA, once it took it.
+    una: Option<SeqNum>,
+    /// Where smoltcp's in-order data ends: its last ACK, extended by in-order data that
+    /// arrived since.
+    rcv_nxt: Option<SeqNum>,
+    /// Out-of-order data that arrived past `rcv_nxt`: separate ranges, in order.
+    ranges: Vec<(SeqNum, SeqNum)>,
+    /// The first sequence number of the latest segment smoltcp sent with data, SYN or FIN at
+    /// SND.UNA, when it last sent it on a timeout (or first), and the wait before that.
+    sent: Option<(SeqNum, Instant, Option<std::time::Duration>)>,
+    /// When a segment last arrived.
+    arrived: Option<Instant>,
+}
+
+/// smoltcp's out-of-order ranges (`ASSEMBLER_MAX_SEGMENT_COUNT`).
+const SMOLTCP_RANGES: usize = 4;
+
+impl Watch {
+    /// Data [start, end) arrived: whether smoltcp had room to keep it, if it was out of order.
+    fn data(&mut self, start: SeqNum, end: SeqNum) -> bool {
+        let Some(next) = self.rcv_nxt else {
+            return true;
+        };
+        if start.le(next) {
+            if next.lt(end) {
+                self.advance(end);
+            }
+            return true;
+        }
+        let i = self.ranges.partition_point(|r| r.1.lt(start));
+        if self.ranges.get(i).is_some_and(|r| r.0.le(end)) {
+            let r = &mut self.ranges[i];
+            r.0 = if start.lt(r.0) { start } else { r.0 };
+            r.1 = if end.gt(r.1) { end } else { r.1 };
+            while i + 1 < self.ranges.len() && self.ranges[i + 1].0.le(self.ranges[i].1) {
+                let n = self.ranges.remove(i + 1);
+                if n.1.gt(self.ranges[i].1) {
+                    self.ranges[i].1 = n.1;
+                }
+            }
+            return true;
+        }
+        if self.ranges.len() >= SMOLTCP_RANGES {
+            return false;
+        }
+        self.ranges.insert(i, (start, end));
+        true
+    }
+
+    /// In-order data now ends at `end`: the ranges it reaches join it.
+    fn advance(&mut self, mut end: SeqNum) {
+        while let Some(r) = self.ranges.first().copied() {
+            if r.0.gt(end) {
+                break;
+            }
+            if r.1.gt(end) {
+                end = r.1;
+            }
+            self.ranges.remove(0);
+        }
+        self.rcv_nxt = Some(end);
+    }
 }
 
 impl SmolStack {
@@ -191,6 +262,7 @@ impl SmolStack {
             rst: std::collections::BTreeSet::new(),
             user_timeout: None,
             known: Vec::new(),
+            watch: BTreeMap::new(),
         }
     }
 
@@ -199,6 +271,16 @@ impl SmolStack {
         self.conns.values().any(|c| {
             let s = self.sockets.get::<tcp::Socket>(c.handle);
             s.state() != tcp::State::Closed
+                && s.local_endpoint().and_then(sock_addr) == Some(local)
+                && s.remote_endpoint().and_then(sock_addr) == Some(remote)
+        })
+    }
+
+    /// Whether the connection between `local` and `remote` is in TIME-WAIT.
+    fn in_time_wait(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        self.conns.values().any(|c| {
+            let s = self.sockets.get::<tcp::Socket>(c.handle);
+            s.state() == tcp::State::TimeWait
                 && s.local_endpoint().and_then(sock_addr) == Some(local)
                 && s.remote_endpoint().and_then(sock_addr) == Some(remote)
         })
@@ -413,6 +495,80 @@ impl SmolStack {
         }
     }
 
+    /// A segment arrives: a stale ACK on data, or out-of-order data with no room left, is a
+    /// known difference seen (smoltcp will drop the segment without an ACK).
+    fn watch_arrival(&mut self, seg: &synack_core::SegmentSummary) {
+        let w = self.watch.entry((seg.dst.port(), seg.src)).or_default();
+        w.arrived = Some(self.now);
+        let mut seen = None;
+        if seg.flags.contains(Flags::ACK) {
+            if seg.len > 0 && w.una.is_some_and(|u| seg.ack.lt(u)) {
+                seen = Some(&known::SMOLTCP_OLD_ACK_DROPS_SEGMENT);
+            }
+            if w.una.is_none_or(|u| u.lt(seg.ack)) {
+                w.una = Some(seg.ack);
+            }
+        }
+        if seg.len > 0 && seen.is_none() {
+            let start = seg.seq + u32::from(seg.flags.contains(Flags::SYN));
+            if !w.data(start, start + seg.len) {
+                seen = Some(&known::SMOLTCP_ASSEMBLER_FULL);
+            }
+        }
+        if let Some(d) = seen {
+            self.saw(d);
+        }
+    }
+
+    /// smoltcp sends a segment: its ACK sets where its in-order data ends, and a repeat of
+    /// the same data that nothing arriving prompted, sooner than twice the wait before the
+    /// previous repeat, is its backoff difference seen.
+    fn watch_sending(&mut self, seg: &synack_core::SegmentSummary) {
+        let now = self.now;
+        let w = self.watch.entry((seg.src.port(), seg.dst)).or_default();
+        if seg.flags.contains(Flags::SYN) && w.sent.is_none_or(|(seq, _, _)| seq != seg.seq) {
+            // (A SYN's first octet is its ISS, and SND.UNA is unknown until an ACK arrives.)
+            // A new incarnation.
+            *w = Watch::default();
+        }
+        if seg.flags.contains(Flags::ACK) && w.rcv_nxt.is_none_or(|n| n.lt(seg.ack)) {
+            w.advance(seg.ack);
+        }
+        if seg.flags.contains(Flags::RST)
+            || !(seg.len > 0 || seg.flags.intersects(Flags::SYN | Flags::FIN))
+        {
+            return;
+        }
+        // Only a segment that holds SND.UNA: after a timeout smoltcp sends what follows it as
+        // well. What is tracked is that first unacknowledged octet.
+        let first = match w.una {
+            Some(una) if !seg.flags.contains(Flags::SYN) => una,
+            _ => seg.seq,
+        };
+        let end = seg.seq
+            + seg.len
+            + u32::from(seg.flags.contains(Flags::SYN))
+            + u32::from(seg.flags.contains(Flags::FIN));
+        if !(seg.seq.le(first) && first.lt(end)) {
+            return;
+        }
+        // A repeat at the moment a segment arrived answers it; any other is a timeout.
+        let prompted = w.arrived == Some(now);
+        let mut seen = false;
+        w.sent = match w.sent {
+            Some((seq, _, _)) if seq == first && prompted => w.sent,
+            Some((seq, at, gap)) if seq == first => {
+                let wait = now.saturating_since(at);
+                seen = gap.is_some_and(|g| wait < 2 * g);
+                Some((seq, now, Some(wait)))
+            }
+            _ => Some((first, now, None)),
+        };
+        if seen {
+            self.saw(&known::SMOLTCP_RTO_BACKOFF);
+        }
+    }
+
     fn saw(&mut self, d: &'static KnownDifference) {
         if !self.known.contains(&d) {
             self.known.push(d);
@@ -430,6 +586,7 @@ impl SmolStack {
             return;
         };
         let seg = synack_core::SegmentSummary::of(&p);
+        self.watch_sending(&seg);
         let key = (seg.src.port(), seg.dst);
         if seg.flags.contains(Flags::SYN) {
             self.iss.insert(key, seg.seq);
@@ -473,6 +630,8 @@ pub const SMOLTCP_PARAMETERS: super::Parameters = super::Parameters {
     rto_max: std::time::Duration::from_secs(10),
     ack_delay: std::time::Duration::from_millis(10),
     challenge_ack_limit: None,
+    // smoltcp's clock counts microseconds.
+    granularity: std::time::Duration::from_micros(1),
 };
 
 impl TcpStack for SmolStack {
@@ -494,6 +653,10 @@ impl TcpStack for SmolStack {
             }
             if seg.flags.contains(Flags::SYN) && self.has_connection(seg.dst, seg.src) {
                 self.hide_listeners(seg.dst.port());
+            }
+            self.watch_arrival(&seg);
+            if seg.flags.contains(Flags::FIN) && self.in_time_wait(seg.dst, seg.src) {
+                self.saw(&known::SMOLTCP_TIME_WAIT_NOT_RESTARTED);
             }
         }
         let mut b = self.device.spare.pop().unwrap_or_default();
