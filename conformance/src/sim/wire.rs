@@ -77,10 +77,12 @@ enum Check {
     ListenReset,
     SameOctets,
     FinAtEnd,
+    MssOnSynOnly,
+    NoShrink,
 }
 
 impl Check {
-    const ALL: [Check; 16] = [
+    const ALL: [Check; 18] = [
         Check::Window,
         Check::Mss,
         Check::DefaultMss,
@@ -97,6 +99,8 @@ impl Check {
         Check::ListenReset,
         Check::SameOctets,
         Check::FinAtEnd,
+        Check::MssOnSynOnly,
+        Check::NoShrink,
     ];
 
     /// The requirement it checks.
@@ -118,6 +122,8 @@ impl Check {
             Check::ListenReset => "§3.10.7.2",
             Check::SameOctets => "§3.4",
             Check::FinAtEnd => "§3.6",
+            Check::MssOnSynOnly => "MUST-65",
+            Check::NoShrink => "SHLD-14",
         }
     }
 
@@ -164,6 +170,8 @@ pub struct Judge {
     /// The reset it owes a segment that found no connection or a listener: the SEQ, the ACK
     /// (for a reset with ACK), the check, and what the segment was.
     reset_due: Option<(SeqNum, Option<SeqNum>, Check, String)>,
+    /// The largest right edge (SEG.ACK + SEG.WND, scaled) it advertised.
+    offered: Option<SeqNum>,
     /// The data octets it sent that are not yet acknowledged, from `octets_at`.
     octets: std::collections::VecDeque<u8>,
     octets_at: Option<SeqNum>,
@@ -230,8 +238,13 @@ impl WireOracle {
         }
         let (side, peer) = (conn[me], conn[1 - me]);
         view::sent(conn, me, s);
+        let scaled = side.wscale.is_some() && peer.wscale.is_some() && !s.has(Flags::SYN);
         let judge = &mut judges[me];
         let mut found = None;
+        if let Some(v) = options_and_edge(judge, s, scaled.then_some(side.wscale).flatten(), counts)
+        {
+            found.get_or_insert(v);
+        }
         // What it owed as a receiver.
         if let Some(v) = owed(judge, now, s, &params, slack, counts) {
             found.get_or_insert(v);
@@ -474,6 +487,50 @@ fn owed(
                 fmt_gap(waited)
             )));
         }
+    }
+    found
+}
+
+/// The MSS option only on a SYN (MUST-65), and the right edge its sender advertises never
+/// moving left (§3.8.6, SHLD-14: "the receiver SHOULD NOT shrink the window"). With window
+/// scaling (`shift`), a window of the same octets may read up to 2^shift - 1 lower.
+fn options_and_edge(
+    judge: &mut Judge,
+    s: &Summary,
+    shift: Option<u8>,
+    counts: &mut Counts,
+) -> Option<Violation> {
+    let mut found = None;
+    if !s.has(Flags::SYN) {
+        tick(counts, Check::MssOnSynOnly);
+        if let Some(m) = s.options.mss {
+            found = Some(Check::MssOnSynOnly.fail(format!(
+                "{} sent an MSS option ({m}) on a segment without SYN",
+                s.src
+            )));
+        }
+    }
+    if !s.has(Flags::ACK) || s.has(Flags::RST) || s.has(Flags::SYN) {
+        return found;
+    }
+    let shift = u32::from(shift.unwrap_or(0).min(14));
+    let edge = s.ack + (u32::from(s.window) << shift);
+    if let Some(offered) = judge.offered {
+        tick(counts, Check::NoShrink);
+        let rounding = (1u32 << shift) - 1;
+        if (edge + rounding).lt(offered) {
+            found.get_or_insert(Check::NoShrink.fail(format!(
+                "{} moved the right edge of its window back from {} to {} (SEG.ACK {} + SEG.WND {})",
+                s.src,
+                offered.get(),
+                edge.get(),
+                s.ack.get(),
+                u32::from(s.window) << shift
+            )));
+        }
+    }
+    if judge.offered.is_none_or(|o| o.lt(edge)) {
+        judge.offered = Some(edge);
     }
     found
 }
