@@ -26,6 +26,7 @@ pub mod fuzzing;
 pub mod interop;
 pub mod net;
 pub mod reference;
+pub mod requirements;
 pub mod rfc;
 pub mod scenario;
 pub mod shrink;

@@ -71,6 +71,12 @@ enum Command {
         after_help = "Exit status: 0 every scenario passed; 1 a scenario failed; 2 bad usage, or it cannot run here (it needs root, /dev/net/tun and the ip command)."
     )]
     Interop(InteropArgs),
+    /// List RFC 9293 Appendix B's requirements with what covers each; with --sweep, how often
+    /// a sweep checked each and how many seeds broke it.
+    #[command(
+        after_help = "Exit status: 0 listed (and the sweep, if any, passed); 1 the sweep failed; 2 bad usage."
+    )]
+    Requirements(RequirementsArgs),
     /// Measure simulator throughput: simulations/s, segments/s and peak RSS per scenario and
     /// stack, on one thread, with every oracle on.
     #[command(
@@ -235,6 +241,19 @@ struct SweepArgs {
 }
 
 #[derive(Args, Debug)]
+struct RequirementsArgs {
+    /// Also sweep these seeds (START..END) and count each requirement's checks and
+    /// violations.
+    #[arg(long, value_parser = parse_range)]
+    sweep: Option<std::ops::Range<u64>>,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Threads for the sweep (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+#[derive(Args, Debug)]
 struct ReplayArgs {
     /// The seed.
     #[arg(long, required_unless_present = "regression")]
@@ -294,6 +313,7 @@ fn main() -> ExitCode {
         Some(Command::Interop(a)) => interop(&a),
         Some(Command::CorpusExport(a)) => corpus_export(&a),
         Some(Command::Bench(a)) => bench(&a),
+        Some(Command::Requirements(a)) => requirements(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -382,6 +402,39 @@ fn sweep_with_progress(opts: &SweepOptions) -> Result<SweepReport, String> {
         b.finish_and_clear();
     }
     Ok(report)
+}
+
+fn requirements(a: &RequirementsArgs) -> Result<bool, String> {
+    let catalog = synack::requirements::Catalog::builtin()?;
+    let report = match &a.sweep {
+        None => None,
+        Some(seeds) => {
+            let opts = SweepOptions {
+                seeds: seeds.clone(),
+                run: a.run.config(),
+                jobs: a
+                    .jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                shard: None,
+                check_determinism: false,
+                max_failures: None,
+            };
+            opts.validate()?;
+            Some(sweep_with_progress(&opts)?)
+        }
+    };
+    say!("{}", catalog.listing(report.as_ref()));
+    if let Some(r) = &report {
+        say!(
+            "sweep of seeds {} ({} faults): {} passed, {} failed",
+            r.seeds,
+            r.faults,
+            r.passed,
+            r.failed
+        );
+        return Ok(r.failed == 0);
+    }
+    Ok(true)
 }
 
 fn run_sweep(a: &SweepArgs) -> Result<bool, String> {

@@ -380,7 +380,7 @@ fn a_stack_that_does_not_replay_fails_the_determinism_oracle() {
 }
 
 /// Every planted wire bug, and the requirement a swarm sweep of it names.
-const WIRE_BUGS: [(Bug, &str); 12] = [
+const WIRE_BUGS: [(Bug, &str); 13] = [
     (Bug::IgnorePeerMss, "MUST-16"),
     (Bug::DoubleThePeerWindow, "§3.8.6"),
     (Bug::AssumeMssWithoutOption, "MUST-15"),
@@ -393,6 +393,7 @@ const WIRE_BUGS: [(Bug, &str); 12] = [
     (Bug::ResetIgnoresAck, "§3.10.7.1"),
     (Bug::StaleRetransmission, "§3.4"),
     (Bug::FinMoves, "§3.6"),
+    (Bug::OddChecksum, "MUST-2"),
 ];
 
 #[test]

@@ -345,6 +345,16 @@ impl Users for Sides {
         self.judge(from, segment, v);
     }
 
+    fn malformed(&mut self, _now: Instant, from: usize, err: &synack_core::wire::WireError) {
+        let v = self.wire.malformed(from, err);
+        let text = format!("wire requirement {}: {}", v.requirement, v.message);
+        if from == CORE_HOST {
+            self.error.get_or_insert(format!("synack-core broke a {text}"));
+        } else if self.findings.len() < 5 {
+            self.findings.push(format!("the kernel broke a {text}"));
+        }
+    }
+
     fn arriving(
         &mut self,
         now: Instant,

@@ -347,6 +347,8 @@ pub trait Users {
         _decision: &Decision,
     ) {
     }
+    /// Host `from` sent a packet that does not parse (`err`) at `now`.
+    fn malformed(&mut self, _now: Instant, _from: usize, _err: &synack_core::wire::WireError) {}
     /// `segment` is about to reach host `to`, intact, at `now`.
     fn arriving(&mut self, _now: Instant, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
     /// Host `host`'s timers are about to run.
@@ -486,9 +488,12 @@ impl Run {
                 let now = self.now;
                 self.net
                     .send(now, h, buf, stacks_of(&self.stacks), |sent, bytes| {
-                        if let Ok(s) = &sent.summary {
-                            let data = bytes.get(usize::from(s.header_len)..).unwrap_or(&[]);
-                            users.sent(now, h, s, data, &sent.decision);
+                        match &sent.summary {
+                            Ok(s) => {
+                                let data = bytes.get(usize::from(s.header_len)..).unwrap_or(&[]);
+                                users.sent(now, h, s, data, &sent.decision);
+                            }
+                            Err(e) => users.malformed(now, h, e),
                         }
                     });
             }
@@ -526,6 +531,12 @@ impl Users for Checked {
     ) {
         let v = self.wire.sent(now, from, segment, data);
         self.wire_failure(now, from, segment, v);
+    }
+
+    fn malformed(&mut self, now: Instant, from: usize, err: &synack_core::wire::WireError) {
+        let v = self.wire.malformed(from, err);
+        self.verdict
+            .fail_requirement(Oracle::Wire, Some(v.requirement), now, None, v.message);
     }
 
     fn arriving(&mut self, now: Instant, to: usize, segment: &Summary, stacks: &Stacks) {

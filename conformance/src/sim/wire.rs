@@ -79,10 +79,13 @@ enum Check {
     FinAtEnd,
     MssOnSynOnly,
     NoShrink,
+    Checksum,
+    OptionLength,
+    Header,
 }
 
 impl Check {
-    const ALL: [Check; 18] = [
+    const ALL: [Check; 21] = [
         Check::Window,
         Check::Mss,
         Check::DefaultMss,
@@ -101,6 +104,9 @@ impl Check {
         Check::FinAtEnd,
         Check::MssOnSynOnly,
         Check::NoShrink,
+        Check::Checksum,
+        Check::OptionLength,
+        Check::Header,
     ];
 
     /// The requirement it checks.
@@ -124,6 +130,9 @@ impl Check {
             Check::FinAtEnd => "§3.6",
             Check::MssOnSynOnly => "MUST-65",
             Check::NoShrink => "SHLD-14",
+            Check::Checksum => "MUST-2",
+            Check::OptionLength => "MUST-68",
+            Check::Header => "§3.1",
         }
     }
 
@@ -226,6 +235,10 @@ impl WireOracle {
         let params = self.params[host];
         let slack = self.slack;
         let counts = &mut self.counts;
+        // It parsed: its checksums, option lengths and header are right.
+        for c in [Check::Checksum, Check::OptionLength, Check::Header] {
+            tick(counts, c);
+        }
         let (conn, judges, me) = self.views.of(s);
         if s.has(Flags::SYN) && conn[me].iss != Some(s.seq) {
             // A new incarnation of this side: judged afresh, and its peer owes it nothing.
@@ -268,6 +281,22 @@ impl WireOracle {
             }
         }
         found
+    }
+
+    /// A packet its sender wrote does not parse (`err`, from `synack_core::wire`): the sender
+    /// broke the checksum (MUST-2), an option's length (MUST-68) or the header format (§3.1).
+    pub fn malformed(&mut self, host: usize, err: &synack_core::wire::WireError) -> Violation {
+        use synack_core::wire::WireError as E;
+        let check = match err {
+            E::BadTcpChecksum { .. } | E::BadIpv4Checksum { .. } => Check::Checksum,
+            E::BadOption { .. } => Check::OptionLength,
+            _ => Check::Header,
+        };
+        tick(&mut self.counts, check);
+        check.fail(format!(
+            "host {} sent a packet that does not parse: {err}",
+            if host == 0 { "A" } else { "B" }
+        ))
     }
 
     /// `s` reaches host `host` intact at `now`; `state` is what it finds there (its

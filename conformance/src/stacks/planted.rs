@@ -54,6 +54,9 @@ pub enum Bug {
     StaleRetransmission,
     /// A retransmitted FIN goes one sequence number past where it was first sent (§3.6).
     FinMoves,
+    /// The TCP checksum of a segment with an odd number of data octets is wrong: the last
+    /// octet is left out of the sum, as if never padded (§3.1, MUST-2).
+    OddChecksum,
 }
 
 /// The MSS `IgnorePeerMss` announces.
@@ -61,7 +64,7 @@ pub const SMALL_MSS: u16 = 1000;
 
 impl Bug {
     /// Every bug, in the order `--plant` lists them.
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::DropRetransmittedFin,
         Bug::IgnorePeerMss,
         Bug::DoubleThePeerWindow,
@@ -75,6 +78,7 @@ impl Bug {
         Bug::ResetIgnoresAck,
         Bug::StaleRetransmission,
         Bug::FinMoves,
+        Bug::OddChecksum,
     ];
 
     /// Its name on the command line.
@@ -93,6 +97,7 @@ impl Bug {
             Bug::ResetIgnoresAck => "reset-ignores-ack",
             Bug::StaleRetransmission => "stale-retransmission",
             Bug::FinMoves => "fin-moves",
+            Bug::OddChecksum => "odd-checksum",
         }
     }
 
@@ -315,6 +320,19 @@ impl Planted {
             }
             Bug::FinMoves if repeat && t.flags.contains(Flags::FIN) && p.payload.is_empty() => {
                 rewrite(bytes, |t| t.seq += 1)
+            }
+            Bug::OddChecksum if p.payload.len() % 2 == 1 => {
+                // The last octet stands in the sum as the high half of a word: take it out.
+                let mut b = bytes.to_vec();
+                let at = p.ip.header_len() + 16;
+                let last = u32::from(*p.payload.last().unwrap_or(&0)) << 8;
+                if let Some(field) = b.get_mut(at..at + 2) {
+                    let sum = u32::from(!u16::from_be_bytes([field[0], field[1]])) + 0xffff - last;
+                    let folded = (sum & 0xffff) + (sum >> 16);
+                    let folded = (folded & 0xffff) + (folded >> 16);
+                    field.copy_from_slice(&(!(folded as u16)).to_be_bytes());
+                }
+                Some(b)
             }
             _ => Some(bytes.to_vec()),
         }
