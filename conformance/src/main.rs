@@ -571,6 +571,9 @@ fn replay(a: &ReplayArgs) -> Result<bool, String> {
         synack_core::Instant::from_nanos(result.heal_ns),
         synack_core::Instant::from_nanos(result.end_ns)
     );
+    if result.conditions.any() {
+        say!("conditions: {}", result.conditions);
+    }
     say!("trace {}", result.trace_hash);
     if let Some(kib) = synack::bench::peak_rss_kib() {
         say!("peak RSS {:.1} MiB", kib as f64 / 1024.0);

@@ -80,24 +80,36 @@ impl Catalog {
         for (i, r) in c.requirement.iter().enumerate() {
             let at = format!("{name}: requirement {} ({})", i + 1, r.id);
             if !LEVELS.contains(&r.level.as_str()) {
-                return Err(format!("{at}: level {:?} is not one of {LEVELS:?}", r.level));
+                return Err(format!(
+                    "{at}: level {:?} is not one of {LEVELS:?}",
+                    r.level
+                ));
             }
             match (&r.covered_by, &r.not_covered) {
                 (Some(_), None) | (None, Some(_)) => {}
-                _ => return Err(format!("{at}: give exactly one of covered_by and not_covered")),
+                _ => {
+                    return Err(format!(
+                        "{at}: give exactly one of covered_by and not_covered"
+                    ))
+                }
             }
             if let Some(o) = &r.oracle {
                 if !labels.contains(&o.as_str()) {
                     return Err(format!("{at}: no wire oracle checks {o:?}"));
                 }
                 if r.covered_by.is_none() {
-                    return Err(format!("{at}: an oracle covers it, so say how in covered_by"));
+                    return Err(format!(
+                        "{at}: an oracle covers it, so say how in covered_by"
+                    ));
                 }
             }
         }
         for b in &c.beyond {
             if !labels.contains(&b.oracle.as_str()) {
-                return Err(format!("{name}: beyond {:?}: no wire oracle checks it", b.oracle));
+                return Err(format!(
+                    "{name}: beyond {:?}: no wire oracle checks it",
+                    b.oracle
+                ));
             }
         }
         // Every oracle is listed somewhere, so that none goes unreported.

@@ -11,8 +11,8 @@ fn listing() {
 
 #[test]
 fn the_readme_counts_the_musts_covered_in_each_area_as_the_catalog_does() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     for line in Catalog::builtin().unwrap().readme_lines() {
         assert!(readme.contains(&line), "README.md lacks the line {line:?}");
     }

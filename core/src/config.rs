@@ -48,6 +48,10 @@ pub struct Config {
     /// The MSS we announce on our SYN and the largest segment we send (RFC 9293 §3.7.1). The
     /// default suits a 1500-byte MTU: 1500 - 20 (IPv4) - 20 (TCP).
     pub mss: u16,
+    /// Whether our SYN carries the MSS option. RFC 9293 §3.7.1: a TCP SHOULD send it unless
+    /// its MSS is the default of 536 (SHLD-5) and MAY always send it (MAY-3); without it, the
+    /// peer assumes 536 (MUST-15). Turn it off only with an `mss` of 536 or less.
+    pub mss_option: bool,
     /// Bytes the send buffer holds: queued plus unacknowledged data.
     pub send_buffer: usize,
     /// Bytes the receive buffer holds: in-order data not yet read plus out-of-order data. The
@@ -75,6 +79,7 @@ impl Default for Config {
             rto_min: Duration::from_secs(1),
             rto_max: Duration::from_secs(60),
             mss: 1460,
+            mss_option: true,
             send_buffer: 64 * 1024,
             recv_buffer: 64 * 1024,
             user_timeout: Duration::from_secs(300),

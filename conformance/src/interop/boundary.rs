@@ -349,7 +349,8 @@ impl Users for Sides {
         let v = self.wire.malformed(from, err);
         let text = format!("wire requirement {}: {}", v.requirement, v.message);
         if from == CORE_HOST {
-            self.error.get_or_insert(format!("synack-core broke a {text}"));
+            self.error
+                .get_or_insert(format!("synack-core broke a {text}"));
         } else if self.findings.len() < 5 {
             self.findings.push(format!("the kernel broke a {text}"));
         }

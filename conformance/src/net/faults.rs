@@ -37,6 +37,10 @@ pub struct Faults {
     pub queue_limit: usize,
     /// Time windows (from the start of the run) in which every packet is lost.
     pub partitions: Vec<(Duration, Duration)>,
+    /// A duplicate copy is held back by half this to all of it, beyond its jitter, so that it
+    /// arrives as an old duplicate; zero for none.
+    #[serde(default)]
+    pub hold: Duration,
 }
 
 impl Faults {
@@ -51,6 +55,7 @@ impl Faults {
             bandwidth: None,
             queue_limit: 0,
             partitions: Vec::new(),
+            hold: Duration::ZERO,
         }
     }
 
@@ -120,6 +125,7 @@ impl Profile {
                     bandwidth: Some(10_000_000),
                     queue_limit: 64,
                     partitions: Vec::new(),
+                    hold: Duration::ZERO,
                 };
                 let mut a = f.clone();
                 let mut b = f;
@@ -241,6 +247,7 @@ fn swarm(rng: &mut ChaCha8Rng, fault_phase: Duration) -> Faults {
         bandwidth,
         queue_limit,
         partitions,
+        hold: Duration::ZERO,
     }
 }
 
@@ -523,7 +530,12 @@ pub fn draw(
         }
     };
     let first = copy(rng);
-    let second = copy(rng);
+    let mut second = copy(rng);
+    // Only a model that holds duplicates draws their hold, so other models draw as before.
+    if !faults.hold.is_zero() {
+        let hold_us = faults.hold.as_micros() as u64;
+        second.extra_us += rng.random_range(hold_us / 2..=hold_us);
+    }
     // Bandwidth: serialization delay and a drop-tail queue.
     let mut queue_us = 0;
     if let Some(bw) = faults.bandwidth.filter(|b| *b > 0) {

@@ -7,6 +7,7 @@
 //! exercises. Applications react within one virtual instant; they never wait on a clock.
 
 use std::net::SocketAddrV4;
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,6 +52,13 @@ struct App {
     /// filled once and offered until the stack has taken it all.
     out: Vec<u8>,
     staged: std::ops::Range<usize>,
+    /// A slow reader reads at most once per this interval (`super::conditions`).
+    read_pause: Option<Duration>,
+    /// A reader that stalls stops reading this long once it has read something.
+    stall: Option<Duration>,
+    /// It reads next no sooner than this, and `waiting` says the loop must wake it then.
+    next_read: Instant,
+    waiting: bool,
 }
 
 impl App {
@@ -204,6 +212,31 @@ impl Apps {
             aborts,
             read_buf: vec![0; largest_read.max(1) as usize],
         }
+    }
+
+    /// Makes each host's applications slow readers, reading at most once per `pause`, and
+    /// readers that stop reading for `stall` once they have read something.
+    pub fn with_readers(
+        mut self,
+        pause: [Option<Duration>; 2],
+        stall: [Option<Duration>; 2],
+    ) -> Apps {
+        for a in &mut self.apps {
+            a.read_pause = pause[a.host];
+            a.stall = stall[a.host];
+        }
+        self
+    }
+
+    /// When a slow reader next reads, if one is connected and still has its script to run.
+    /// (Each read moves its time on; one not yet connected reads nothing and waits for its
+    /// stack instead.)
+    pub fn next_read(&self) -> Option<Instant> {
+        self.apps
+            .iter()
+            .filter(|a| a.waiting && a.connected && !a.finished())
+            .map(|a| a.next_read)
+            .min()
     }
 
     /// The opening calls: listeners, fully specified passive OPENs, active OPENs.
@@ -452,6 +485,10 @@ fn new_app(
                 .max(1) as usize
         ],
         staged: 0..0,
+        read_pause: None,
+        stall: None,
+        next_read: Instant::ZERO,
+        waiting: false,
         script,
         step: 0,
         socket: None,
@@ -547,8 +584,23 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
         }
     }
     let mut failure = None;
-    // Read whatever is ready, checking every octet against the peer's pattern.
-    loop {
+    // Read whatever is ready, checking every octet against the peer's pattern; a slow reader
+    // only when its interval has passed.
+    // A slow or stalled reader holds back only while its connection is ESTABLISHED: once
+    // either side closes, the TCB may soon be gone (a RST ends TIME-WAIT, §3.10.7.4), and
+    // what it holds unread with it.
+    let reads = now >= app.next_read || stack.state(id) != State::Established;
+    if reads {
+        app.waiting = app.read_pause.is_some();
+        if let Some(p) = app.read_pause {
+            // The next multiple of the interval: a host's slow readers wake together, so a
+            // hundred connections cost the loop one wake-up per interval, not a hundred.
+            let p_ns = p.as_nanos().max(1) as u64;
+            let next = (now.as_nanos() / p_ns + 1) * p_ns;
+            app.next_read = Instant::ZERO + Duration::from_nanos(next);
+        }
+    }
+    while reads {
         let want = (app.script.read_chunk as usize).clamp(1, buf.len());
         cx.coverage.count(stack.state(id), Cell::Receive);
         let r = stack.recv(id, &mut buf[..want]);
@@ -571,8 +623,20 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
                 app.eof = true;
                 break;
             }
+            // A reader that came back late (a stalled one) may find the connection gone:
+            // TIME-WAIT ended, or a RST ended it. With every octet read, the stream is whole
+            // and its end has passed.
+            Err(UserError::ConnectionDoesNotExist) if app.read >= app.expect => {
+                app.eof = true;
+                break;
+            }
             Err(_) => break,
         }
+    }
+    if let (Some(d), true) = (app.stall, app.read > 0) {
+        app.stall = None;
+        app.next_read = now + d;
+        app.waiting = true;
     }
     // Then the script.
     while failure.is_none() {

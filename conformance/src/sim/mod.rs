@@ -13,6 +13,7 @@
 //! [`LIVENESS_BOUND`].
 
 pub mod apps;
+pub mod conditions;
 pub mod coverage;
 pub mod oracle;
 pub mod view;
@@ -34,6 +35,7 @@ use crate::stacks::{known, Pairing, StackFactory, Transition};
 use crate::trace::{Trace, TraceEvent, TraceOptions};
 use crate::Error;
 use apps::{Apps, Ctx, Stacks};
+use conditions::Conditions;
 use coverage::Coverage;
 use oracle::{Failure, Oracle, Verdict};
 use wire::WireOracle;
@@ -60,6 +62,9 @@ mod streams {
     /// The applications' chunk sizes: a stream of its own, so that a run whose workload is
     /// given (a regression file's) writes and reads in the same chunks as the run that drew it.
     pub const CHUNKS: u64 = 4;
+    /// The swarm profile's conditions (`super::conditions`): a stream of their own, so that
+    /// the fault models a seed draws stay what they were.
+    pub const CONDITIONS: u64 = 5;
 }
 
 /// Everything that decides a run.
@@ -95,6 +100,10 @@ pub struct RunSpec {
     /// replay command names them. ([`run_with`] takes a factory of its own.)
     #[serde(skip)]
     pub stacks: Pairing,
+    /// The conditions, if given; otherwise the swarm profile draws them from the seed and the
+    /// others run without (see [`conditions`]).
+    #[serde(skip)]
+    pub conditions: Option<Conditions>,
 }
 
 impl RunSpec {
@@ -112,6 +121,18 @@ impl RunSpec {
             decisions: None,
             transfer: None,
             stacks: Pairing::core(),
+            conditions: None,
+        }
+    }
+
+    /// The run's conditions: given, or drawn from the seed under the swarm profile.
+    pub fn conditions(&self) -> Conditions {
+        match self.conditions {
+            Some(c) => c,
+            None if self.faults == faults::Profile::Swarm && self.decisions.is_none() => {
+                Conditions::draw(&mut rng(self.seed, streams::CONDITIONS))
+            }
+            None => Conditions::default(),
         }
     }
 
@@ -193,6 +214,8 @@ pub struct RunResult {
     pub requirement_checks: BTreeMap<&'static str, u64>,
     /// Known differences from the RFCs the stacks showed (ids, see `crate::stacks::known`).
     pub known: Vec<&'static str>,
+    /// The conditions the run had.
+    pub conditions: Conditions,
     /// The known difference that explains the failure, if one does: the run failed as
     /// expected.
     pub expected: Option<&'static str>,
@@ -222,7 +245,11 @@ pub fn run_with(
 ) -> Result<RunResult, Error> {
     let mut fault_rng = rng(spec.seed, streams::FAULTS);
     let fault_phase = Duration::from_millis(fault_rng.random_range(1_000..60_000));
-    let models = spec.faults.models(&mut fault_rng, fault_phase);
+    let mut models = spec.faults.models(&mut fault_rng, fault_phase);
+    let conditions = spec.conditions();
+    for m in &mut models {
+        conditions.faults(m);
+    }
     let mut workload_rng = rng(spec.seed, streams::WORKLOAD);
     let workload = spec
         .fixed
@@ -238,7 +265,9 @@ pub fn run_with(
     let stacks: Stacks = [0, 1].map(|h| {
         let mut key = [0u8; 16];
         isn_rng.fill(&mut key);
-        factory(h, config.clone(), key)
+        let mut config = config.clone();
+        conditions.configure(h, &mut config);
+        factory(h, config, key)
     });
     let heal = if spec.decisions.is_some() {
         Instant::ZERO + DECISIONS_PHASE
@@ -265,7 +294,8 @@ pub fn run_with(
     };
     let mut users = Checked {
         profile: spec.profile,
-        apps: Apps::new(&workload, spec.seed, &mut rng(spec.seed, streams::CHUNKS)),
+        apps: Apps::new(&workload, spec.seed, &mut rng(spec.seed, streams::CHUNKS))
+            .with_readers(conditions.read_pause, conditions.stall),
         coverage: Coverage::default(),
         verdict: Verdict::default(),
         wire: WireOracle::new(
@@ -323,6 +353,7 @@ pub fn run_with(
         wire: record.trace.packets,
         requirement_checks: users.wire.checks(),
         known: seen.iter().map(|d| d.id).collect(),
+        conditions,
         expected,
     })
 }
@@ -486,16 +517,19 @@ impl Run {
                     break;
                 }
                 let now = self.now;
-                self.net
-                    .send(now, h, buf, stacks_of(&self.stacks), |sent, bytes| {
-                        match &sent.summary {
-                            Ok(s) => {
-                                let data = bytes.get(usize::from(s.header_len)..).unwrap_or(&[]);
-                                users.sent(now, h, s, data, &sent.decision);
-                            }
-                            Err(e) => users.malformed(now, h, e),
+                self.net.send(
+                    now,
+                    h,
+                    buf,
+                    stacks_of(&self.stacks),
+                    |sent, bytes| match &sent.summary {
+                        Ok(s) => {
+                            let data = bytes.get(usize::from(s.header_len)..).unwrap_or(&[]);
+                            users.sent(now, h, s, data, &sent.decision);
                         }
-                    });
+                        Err(e) => users.malformed(now, h, e),
+                    },
+                );
             }
         }
     }
@@ -511,6 +545,10 @@ struct Checked {
 }
 
 impl Users for Checked {
+    fn next_call(&self) -> Option<Instant> {
+        self.apps.next_read()
+    }
+
     fn act(&mut self, now: Instant, stacks: &mut Stacks, net: &mut Network) {
         self.apps.drive(&mut Ctx {
             now,

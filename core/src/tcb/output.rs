@@ -171,7 +171,7 @@ impl Tcb {
                 Flags::SYN
             },
             window,
-            mss: Some(self.config.mss),
+            mss: self.config.mss_option.then_some(self.config.mss),
             data_len: 0,
         }
     }
