@@ -600,37 +600,39 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
             app.next_read = Instant::ZERO + Duration::from_nanos(next);
         }
     }
-    while reads {
-        let want = (app.script.read_chunk as usize).clamp(1, buf.len());
-        cx.coverage.count(stack.state(id), Cell::Receive);
-        let r = stack.recv(id, &mut buf[..want]);
-        if !matches!(r, Ok(0)) {
-            let what = || format!("RECEIVE up to {want} octets on {id}");
-            note(cx.net, now, app.host, what, &r);
-        }
-        match r {
-            Ok(0) => break,
-            Ok(n) => {
-                let checked =
-                    oracle::check_read(app.host, app.key_in, app.read, &buf[..n], app.expect);
-                app.read += n as u64;
-                if let Err(m) = checked {
-                    failure = Some(m);
+    if reads {
+        loop {
+            let want = (app.script.read_chunk as usize).clamp(1, buf.len());
+            cx.coverage.count(stack.state(id), Cell::Receive);
+            let r = stack.recv(id, &mut buf[..want]);
+            if !matches!(r, Ok(0)) {
+                let what = || format!("RECEIVE up to {want} octets on {id}");
+                note(cx.net, now, app.host, what, &r);
+            }
+            match r {
+                Ok(0) => break,
+                Ok(n) => {
+                    let checked =
+                        oracle::check_read(app.host, app.key_in, app.read, &buf[..n], app.expect);
+                    app.read += n as u64;
+                    if let Err(m) = checked {
+                        failure = Some(m);
+                        break;
+                    }
+                }
+                Err(UserError::ConnectionClosing) => {
+                    app.eof = true;
                     break;
                 }
+                // A reader that came back late (a stalled one) may find the connection gone:
+                // TIME-WAIT ended, or a RST ended it. With every octet read, the stream is whole
+                // and its end has passed.
+                Err(UserError::ConnectionDoesNotExist) if app.read >= app.expect => {
+                    app.eof = true;
+                    break;
+                }
+                Err(_) => break,
             }
-            Err(UserError::ConnectionClosing) => {
-                app.eof = true;
-                break;
-            }
-            // A reader that came back late (a stalled one) may find the connection gone:
-            // TIME-WAIT ended, or a RST ended it. With every octet read, the stream is whole
-            // and its end has passed.
-            Err(UserError::ConnectionDoesNotExist) if app.read >= app.expect => {
-                app.eof = true;
-                break;
-            }
-            Err(_) => break,
         }
     }
     if let (Some(d), true) = (app.stall, app.read > 0) {
