@@ -380,7 +380,7 @@ fn a_stack_that_does_not_replay_fails_the_determinism_oracle() {
 }
 
 /// Every planted wire bug, and the requirement a swarm sweep of it names.
-const WIRE_BUGS: [(Bug, &str); 13] = [
+const WIRE_BUGS: [(Bug, &str); 15] = [
     (Bug::IgnorePeerMss, "MUST-16"),
     (Bug::DoubleThePeerWindow, "§3.8.6"),
     (Bug::AssumeMssWithoutOption, "MUST-15"),
@@ -394,6 +394,8 @@ const WIRE_BUGS: [(Bug, &str); 13] = [
     (Bug::StaleRetransmission, "§3.4"),
     (Bug::FinMoves, "§3.6"),
     (Bug::OddChecksum, "MUST-2"),
+    (Bug::AcceptRstInWindow, "RFC 5961 §3.2"),
+    (Bug::UnlimitedChallengeAcks, "RFC 5961 §7"),
 ];
 
 #[test]

@@ -1,6 +1,7 @@
 //! Conditions that make the wire oracles bite: small receive buffers and slow readers (windows
 //! close and stay closed, probes go out, window updates get lost), MSS values small, large and unannounced,
-//! and old duplicates held back for seconds (the SND.WL1/SND.WL2 rule and stale ACKs).
+//! old duplicates held back for seconds (the SND.WL1/SND.WL2 rule and stale ACKs), and an
+//! off-path attacker (RFC 5961).
 //!
 //! This module owns [`Conditions`]: what a run's hosts are configured with and how their
 //! applications read, beyond the fault models. The swarm fault profile draws them per seed from
@@ -34,6 +35,9 @@ pub struct Conditions {
     /// A duplicate copy is held back in the network up to this long, to arrive as an old
     /// duplicate; duplication is then switched on.
     pub hold: Option<Duration>,
+    /// An off-path attacker forges a segment about this often while the faults run
+    /// (`super::attacker`), against stacks that declare RFC 5961's mitigations.
+    pub attack: Option<Duration>,
 }
 
 /// The MSS values drawn: the IPv4 default (no option), a small one, and a jumbo frame's.
@@ -56,6 +60,8 @@ impl Conditions {
         }
         let hold = Duration::from_millis(rng.random_range(500..5_000));
         c.hold = rng.random_bool(1.0 / 3.0).then_some(hold);
+        let every = Duration::from_millis(rng.random_range(20..500));
+        c.attack = rng.random_bool(0.25).then_some(every);
         c
     }
 
@@ -107,6 +113,12 @@ impl fmt::Display for Conditions {
         }
         if let Some(h) = self.hold {
             parts.push(format!("duplicates held up to {} ms", h.as_millis()));
+        }
+        if let Some(e) = self.attack {
+            parts.push(format!(
+                "an off-path attacker about every {} ms",
+                e.as_millis()
+            ));
         }
         if parts.is_empty() {
             f.write_str("none")

@@ -13,6 +13,7 @@
 //! [`LIVENESS_BOUND`].
 
 pub mod apps;
+pub mod attacker;
 pub mod conditions;
 pub mod coverage;
 pub mod oracle;
@@ -302,6 +303,20 @@ pub fn run_with(
             run.stacks.each_ref().map(|s| s.parameters()),
             Duration::ZERO,
         ),
+        // RFC 5961's attacker, against stacks that declare its mitigations, while faults run.
+        attacker: conditions
+            .attack
+            .filter(|_| {
+                spec.profile == synack_core::Profile::Rfc9293
+                    && run
+                        .stacks
+                        .iter()
+                        .all(|s| s.parameters().challenge_ack_limit.is_some())
+            })
+            .map(|every| {
+                let until = heal.max(Instant::ZERO + Duration::from_secs(5));
+                attacker::Attacker::new(spec.seed, every, until)
+            }),
     };
     users.apps.start(
         workload.kind,
@@ -382,6 +397,8 @@ pub trait Users {
     fn malformed(&mut self, _now: Instant, _from: usize, _err: &synack_core::wire::WireError) {}
     /// `segment` is about to reach host `to`, intact, at `now`.
     fn arriving(&mut self, _now: Instant, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
+    /// Host `to` has handled `segment`, which arrived intact at `now`.
+    fn handled(&mut self, _now: Instant, _to: usize, _segment: &Summary, _stacks: &Stacks) {}
     /// Host `host`'s timers are about to run.
     fn timers(&mut self, _host: usize, _stacks: &Stacks) {}
     /// Host `host` reported `t`; `timer` says whether its timers ran this step.
@@ -494,6 +511,9 @@ impl Run {
                     users.arriving(self.now, a.to, s, &self.stacks);
                 }
                 self.stacks[a.to].handle_packet(self.now, &a.bytes);
+                if let (false, Ok(s)) = (a.corrupted, &a.summary) {
+                    users.handled(self.now, a.to, s, &self.stacks);
+                }
                 self.net.arrived(self.now, a, stacks_of(&self.stacks));
             } else {
                 for (h, fired) in timer_fired.iter_mut().enumerate() {
@@ -542,14 +562,41 @@ struct Checked {
     coverage: Coverage,
     verdict: Verdict,
     wire: WireOracle,
+    attacker: Option<attacker::Attacker>,
 }
 
 impl Users for Checked {
     fn next_call(&self) -> Option<Instant> {
-        self.apps.next_read()
+        let strike = self.attacker.as_ref().and_then(attacker::Attacker::next_at);
+        [self.apps.next_read(), strike].into_iter().flatten().min()
     }
 
     fn act(&mut self, now: Instant, stacks: &mut Stacks, net: &mut Network) {
+        let forged = match &mut self.attacker {
+            Some(a) if a.next_at().is_some_and(|t| t <= now) => {
+                // The attacker aims at ESTABLISHED connections only: elsewhere RFC 9293 lets a
+                // forged SYN or RST end a connection (SYN-RECEIVED back to LISTEN, §3.10.7.4).
+                let mut targets = self.wire.targets();
+                targets.retain(|t| {
+                    let to = usize::from(*t.to.ip() == crate::stacks::ADDRS[1]);
+                    stacks[to].conn_state(t.to, t.from) == Some(State::Established)
+                });
+                a.strike(now, &targets)
+            }
+            _ => None,
+        };
+        if let Some((target, _, bytes)) = forged {
+            let to = usize::from(*target.to.ip() == crate::stacks::ADDRS[1]);
+            let a = net.inject(now, to, bytes);
+            if let Ok(s) = a.summary {
+                self.arriving(now, to, &s, stacks);
+            }
+            stacks[to].handle_packet(now, &a.bytes);
+            if let Ok(s) = a.summary {
+                self.handled(now, to, &s, stacks);
+            }
+            net.arrived(now, a, stacks_of(stacks));
+        }
         self.apps.drive(&mut Ctx {
             now,
             stacks,
@@ -585,6 +632,15 @@ impl Users for Checked {
         self.wire_failure(now, 1 - to, segment, v);
         self.coverage
             .arrives(&receiver, segment, state.unwrap_or(State::Closed));
+    }
+
+    fn handled(&mut self, now: Instant, to: usize, segment: &Summary, stacks: &Stacks) {
+        let state = stacks[to].conn_state(
+            std::net::SocketAddrV4::new(*segment.dst.ip(), segment.dst.port()),
+            segment.src,
+        );
+        let v = self.wire.handled(now, segment, state);
+        self.wire_failure(now, 1 - to, segment, v);
     }
 
     fn timers(&mut self, host: usize, stacks: &Stacks) {

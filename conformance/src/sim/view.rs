@@ -95,6 +95,11 @@ impl<J: Default> Views<J> {
         Some((sides, kept, me))
     }
 
+    /// Every connection: its sockets (the lower first), sides and what is kept beside them.
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &[Side; 2], &[J; 2])> {
+        self.conns.iter().map(|(k, s, j)| (k, s, j))
+    }
+
     fn find(&mut self, k: Key) -> usize {
         if self.conns.get(self.last).is_none_or(|(c, _, _)| *c != k) {
             self.last = match self.conns.iter().position(|(c, _, _)| *c == k) {

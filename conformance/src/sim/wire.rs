@@ -82,10 +82,14 @@ enum Check {
     Checksum,
     OptionLength,
     Header,
+    ChallengeRst,
+    ChallengeSyn,
+    ChallengeAck,
+    ChallengeRate,
 }
 
 impl Check {
-    const ALL: [Check; 21] = [
+    const ALL: [Check; 25] = [
         Check::Window,
         Check::Mss,
         Check::DefaultMss,
@@ -107,6 +111,10 @@ impl Check {
         Check::Checksum,
         Check::OptionLength,
         Check::Header,
+        Check::ChallengeRst,
+        Check::ChallengeSyn,
+        Check::ChallengeAck,
+        Check::ChallengeRate,
     ];
 
     /// The requirement it checks.
@@ -133,6 +141,10 @@ impl Check {
             Check::Checksum => "MUST-2",
             Check::OptionLength => "MUST-68",
             Check::Header => "§3.1",
+            Check::ChallengeRst => "RFC 5961 §3.2",
+            Check::ChallengeSyn => "RFC 5961 §4.2",
+            Check::ChallengeAck => "RFC 5961 §5.2",
+            Check::ChallengeRate => "RFC 5961 §7",
         }
     }
 
@@ -181,6 +193,12 @@ pub struct Judge {
     reset_due: Option<(SeqNum, Option<SeqNum>, Check, String)>,
     /// The largest right edge (SEG.ACK + SEG.WND, scaled) it advertised.
     offered: Option<SeqNum>,
+    /// A challenge ACK it owes (RFC 5961): since when, for which check, and what drew it.
+    challenge_due: Option<(Instant, Check, String)>,
+    /// When it sent its recent challenge ACKs (the last second's, for RFC 5961 §7).
+    challenges: std::collections::VecDeque<Instant>,
+    /// When segments that call for a challenge ACK reached it (the last second's).
+    provoked: std::collections::VecDeque<Instant>,
     /// The data octets it sent that are not yet acknowledged, from `octets_at`.
     octets: std::collections::VecDeque<u8>,
     octets_at: Option<SeqNum>,
@@ -333,6 +351,37 @@ impl WireOracle {
             }
         }
         let mut violation = None;
+        if let Some((t, check, cause)) = judge.challenge_due.take() {
+            tick(&mut self.counts, check);
+            if now.saturating_since(t) > slack {
+                violation = Some(check.fail(format!(
+                    "{} never answered {cause} with a challenge ACK",
+                    s.dst
+                )));
+            }
+        }
+        if let (Some(limit), Some(state)) = (params.challenge_ack_limit, state) {
+            let second = Duration::from_secs(1);
+            let drawn = challenge(&before, s, state);
+            if drawn.is_some() {
+                judge.provoked.push_back(now);
+            }
+            while judge
+                .provoked
+                .front()
+                .is_some_and(|t| now.saturating_since(*t) >= second)
+            {
+                judge.provoked.pop_front();
+            }
+            // Past the limit in the last second, a receiver may stay silent (RFC 5961 §7): it
+            // may have spent its challenge ACKs on any segment that called for one.
+            let spent = judge.provoked.len() > limit as usize;
+            if judge.ack_due.is_none() && judge.received.is_none() && !spent {
+                judge.challenge_due = drawn
+                    .filter(|c| *c != Check::ChallengeRate)
+                    .map(|c| (now, c, s.to_string()));
+            }
+        }
         if let Some(t) = judge.ack_due {
             if now.saturating_since(t) > params.ack_delay + slack {
                 violation = Some(Check::AckDelay.fail(format!(
@@ -390,6 +439,31 @@ impl WireOracle {
         (before, violation)
     }
 
+    /// The receiver of `s` has handled it at `now`, and its connection is in `state` (`None`
+    /// if gone): a receiver that owed a challenge ACK for it and is no longer synchronized took
+    /// a RST not at RCV.NXT, or a SYN, as a reset (RFC 5961 §3.2, §4.2).
+    pub fn handled(
+        &mut self,
+        now: Instant,
+        s: &Summary,
+        state: Option<State>,
+    ) -> Option<Violation> {
+        if state.is_some_and(State::is_synchronized) {
+            return None;
+        }
+        let (_, judges, from) = self.views.of(s);
+        let (at, check, cause) = judges[1 - from].challenge_due.as_ref()?;
+        if *at == now {
+            tick(&mut self.counts, *check);
+        }
+        (*at == now).then(|| {
+            check.fail(format!(
+                "{} gave up its connection with {} on {cause}, which calls for a challenge ACK and no reset",
+                s.dst, s.src
+            ))
+        })
+    }
+
     /// Host `host` reported `t` at `now`; `timer` says whether its timers ran this step, and
     /// `sockets` are the connection's (local, remote), when the stack still knows them.
     pub fn transition(
@@ -400,6 +474,26 @@ impl WireOracle {
         timer: bool,
         sockets: Option<(SocketAddrV4, SocketAddrV4)>,
     ) -> Option<Violation> {
+        // A reset at the moment a challenge ACK was owed: the stack took a RST that was not at
+        // RCV.NXT, or a SYN, as a reset (RFC 5961 §3.2, §4.2).
+        if t.to == State::Closed && !timer {
+            if let Some((local, remote)) = sockets.or_else(|| {
+                self.time_wait
+                    .iter()
+                    .find(|w| (w.0, w.1) == (host, t.socket))
+                    .map(|w| (w.2, w.3))
+            }) {
+                if let Some((_, judges, me)) = self.views.between(local, remote) {
+                    if let Some((at, check, cause)) = &judges[me].challenge_due {
+                        if *at == now {
+                            return Some(check.fail(format!(
+                                "{local} closed its connection with {remote} on {cause}, which calls for a challenge ACK and no reset"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
         if t.to == State::TimeWait {
             if let Some((local, remote)) = sockets {
                 self.time_wait.push((host, t.socket, local, remote, now));
@@ -439,6 +533,44 @@ impl WireOracle {
         })
     }
 
+    /// The receiving sides an off-path attacker could aim at (`super::attacker`): synchronized
+    /// on the wire, with everything they received acknowledged and no FIN sent.
+    pub fn targets(&self) -> Vec<super::attacker::Target> {
+        let mut out = Vec::new();
+        for (key, sides, judges) in self.views.iter() {
+            for me in 0..2 {
+                let (side, peer, judge) = (&sides[me], &sides[1 - me], &judges[me]);
+                let addrs = if me == 0 {
+                    (key.0, key.1)
+                } else {
+                    (key.1, key.0)
+                };
+                if let (true, Some(rcv_nxt), Some(snd_una), Some(snd_nxt)) =
+                    (peer.syn, side.rcv_nxt, side.snd_una, side.snd_nxt)
+                {
+                    // Synchronized: its own SYN acknowledged (a SYN in SYN-RECEIVED may rightly
+                    // send a passive open back to LISTEN, §3.10.7.4).
+                    let synced = side.iss.is_some_and(|iss| iss.lt(snd_una));
+                    if synced
+                        && judge.ack_due.is_none()
+                        && judge.received.is_none()
+                        && side.fin.is_none()
+                    {
+                        out.push(super::attacker::Target {
+                            to: addrs.0,
+                            from: addrs.1,
+                            rcv_nxt,
+                            rcv_wnd: side.rcv_wnd,
+                            snd_una,
+                            snd_nxt,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// How many times each requirement was checked.
     pub fn checks(&self) -> std::collections::BTreeMap<&'static str, u64> {
         Check::ALL
@@ -447,6 +579,40 @@ impl WireOracle {
             .map(|c| (c.label(), self.counts[c as usize]))
             .collect()
     }
+}
+
+/// Whether `s` calls for a challenge ACK from a receiver in `state` that the wire shows as
+/// `me` (RFC 5961): a RST in the window but not at RCV.NXT (§3.2), a SYN in a synchronized
+/// state but TIME-WAIT, where it may open a new connection (§4.2, MAY-2), or an ACK of what was
+/// never sent (§5.2; RFC 9293 §3.10.7.4 answers it with an ACK too). An ACK from before
+/// SND.UNA - MAX.SND.WND returns `ChallengeRate`: it may draw a challenge ACK, which counts.
+fn challenge(me: &Side, s: &Summary, state: State) -> Option<Check> {
+    if !state.is_synchronized() {
+        return None;
+    }
+    let rcv_nxt = me.rcv_nxt?;
+    let shift = u32::from(me.wscale.unwrap_or(0).min(14));
+    let wnd = me.rcv_wnd << shift;
+    if s.has(Flags::RST) {
+        let in_window = s.seq.in_window(rcv_nxt, rcv_nxt + wnd.max(1));
+        return (s.seq != rcv_nxt && in_window).then_some(Check::ChallengeRst);
+    }
+    if s.has(Flags::SYN) {
+        return (state != State::TimeWait).then_some(Check::ChallengeSyn);
+    }
+    // §5.2: acceptable is (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT; MAX.SND.WND is at
+    // most 65535 octets, scaled by the peer's shift when both SYNs carried the option.
+    let ahead = me.snd_nxt.is_some_and(|n| n.lt(s.ack));
+    let max_wnd = 65_535u32 << me.wscale.map_or(0u32, |_| 14);
+    let behind = me.snd_una.is_some_and(|u| s.ack.lt(u - max_wnd));
+    (s.has(Flags::ACK) && (ahead || behind) && s.seq == rcv_nxt).then_some(if ahead {
+        Check::ChallengeAck
+    } else {
+        // Behind: SND.UNA as the wire shows it may run ahead of the receiver's own (an ACK it
+        // took for acceptable may have been dropped), so the answer is not demanded; the
+        // segment still counts against the challenge ACK limit.
+        Check::ChallengeRate
+    })
 }
 
 /// A duration as people read it: "1.5s", "200ms".
@@ -487,6 +653,43 @@ fn owed(
                     s.src
                 )));
             }
+        }
+    }
+    // An ACK sent at the moment a segment that calls for a challenge ACK arrived is one; more
+    // than the declared limit within a second breaks RFC 5961 §7.
+    if let (Some(t), Some(limit)) = (judge.provoked.back().copied(), params.challenge_ack_limit) {
+        if s.has(Flags::ACK) && !s.has(Flags::RST) && now.saturating_since(t) <= slack {
+            judge.challenges.push_back(now);
+            while judge
+                .challenges
+                .front()
+                .is_some_and(|c| now.saturating_since(*c) >= Duration::from_secs(1))
+            {
+                judge.challenges.pop_front();
+            }
+            tick(counts, Check::ChallengeRate);
+            let n = judge.challenges.len();
+            if n > limit as usize {
+                found = Some(Check::ChallengeRate.fail(format!(
+                    "{} sent {n} challenge ACKs within a second; it declares at most {limit}",
+                    s.src
+                )));
+            }
+        }
+    }
+    if let Some((t, check, cause)) = judge.challenge_due.take() {
+        tick(counts, check);
+        if s.has(Flags::RST) || !s.has(Flags::ACK) {
+            found.get_or_insert(check.fail(format!(
+                "{} answered {cause} with {s}, not a challenge ACK",
+                s.src
+            )));
+        } else if now.saturating_since(t) > slack {
+            found.get_or_insert(check.fail(format!(
+                "{} answered {cause} {} late",
+                s.src,
+                fmt_gap(now.saturating_since(t))
+            )));
         }
     }
     if !(s.has(Flags::ACK) || s.has(Flags::RST)) {

@@ -57,6 +57,12 @@ pub enum Bug {
     /// The TCP checksum of a segment with an odd number of data octets is wrong: the last
     /// octet is left out of the sum, as if never padded (§3.1, MUST-2).
     OddChecksum,
+    /// Any RST in the window resets the connection, as in RFC 793, while the stack declares
+    /// RFC 5961's mitigations (RFC 5961 §3.2): an arriving RST is read as if at RCV.NXT.
+    AcceptRstInWindow,
+    /// Challenge ACKs are not limited, while the stack declares at most two per second
+    /// (RFC 5961 §7).
+    UnlimitedChallengeAcks,
 }
 
 /// The MSS `IgnorePeerMss` announces.
@@ -64,7 +70,7 @@ pub const SMALL_MSS: u16 = 1000;
 
 impl Bug {
     /// Every bug, in the order `--plant` lists them.
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 16] = [
         Bug::DropRetransmittedFin,
         Bug::IgnorePeerMss,
         Bug::DoubleThePeerWindow,
@@ -79,6 +85,8 @@ impl Bug {
         Bug::StaleRetransmission,
         Bug::FinMoves,
         Bug::OddChecksum,
+        Bug::AcceptRstInWindow,
+        Bug::UnlimitedChallengeAcks,
     ];
 
     /// Its name on the command line.
@@ -98,6 +106,8 @@ impl Bug {
             Bug::StaleRetransmission => "stale-retransmission",
             Bug::FinMoves => "fin-moves",
             Bug::OddChecksum => "odd-checksum",
+            Bug::AcceptRstInWindow => "accept-rst-in-window",
+            Bug::UnlimitedChallengeAcks => "unlimited-challenge-acks",
         }
     }
 
@@ -110,6 +120,7 @@ impl Bug {
                 config.rto_min = Duration::from_millis(200);
             }
             Bug::ShortTimeWait => config.msl = Duration::from_secs(1),
+            Bug::UnlimitedChallengeAcks => config.challenge_ack_limit = 1_000_000,
             _ => {}
         }
     }
@@ -125,6 +136,7 @@ impl Bug {
             }
             Bug::ShortTimeWait => params.msl = declared.msl,
             Bug::StretchAcks => params.ack_delay = Duration::from_millis(200),
+            Bug::UnlimitedChallengeAcks => params.challenge_ack_limit = Some(2),
             _ => {}
         }
     }
@@ -292,7 +304,7 @@ impl Planted {
                 }
                 Some(bytes.to_vec())
             }
-            Bug::SlowDuplicateAcks if t.flags.contains(Flags::ACK) => {
+            Bug::SlowDuplicateAcks | Bug::AcceptRstInWindow if t.flags.contains(Flags::ACK) => {
                 self.acks.insert(ports, (t.ack, 0));
                 Some(bytes.to_vec())
             }
@@ -361,6 +373,14 @@ impl TcpStack for Planted {
             Bug::DoubleThePeerWindow => rewrite(bytes, |t| {
                 if !t.flags.contains(Flags::SYN) {
                     t.window = t.window.saturating_mul(2);
+                }
+            }),
+            // A RST is read as if at RCV.NXT, the ACK the stack last sent on the connection.
+            Bug::AcceptRstInWindow => rewrite(bytes, |t| {
+                if t.flags.contains(Flags::RST) {
+                    if let Some((rcv_nxt, _)) = self.acks.get(&(t.dst_port, t.src_port)) {
+                        t.seq = *rcv_nxt;
+                    }
                 }
             }),
             // A SYN without the option is read as if it announced 1460.
