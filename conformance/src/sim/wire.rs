@@ -199,6 +199,9 @@ pub struct Judge {
     challenges: std::collections::VecDeque<Instant>,
     /// When segments that call for a challenge ACK reached it (the last second's).
     provoked: std::collections::VecDeque<Instant>,
+    /// When the latest segment arrived that only a challenge ACK answers: the next ACK it
+    /// sends then is one, and counts against its limit.
+    challenge_pending: Option<Instant>,
     /// The data octets it sent that are not yet acknowledged, from `octets_at`.
     octets: std::collections::VecDeque<u8>,
     octets_at: Option<SeqNum>,
@@ -366,6 +369,11 @@ impl WireOracle {
             if drawn.is_some() {
                 judge.provoked.push_back(now);
             }
+            // Counted against the limit: the answers to a RST and to a SYN. An ACK of what was
+            // never sent is answered as RFC 793 already did, with an ACK a stack need not count.
+            judge.challenge_pending = drawn
+                .filter(|c| matches!(c, Check::ChallengeRst | Check::ChallengeSyn))
+                .map(|_| now);
             while judge
                 .provoked
                 .front()
@@ -598,7 +606,9 @@ fn challenge(me: &Side, s: &Summary, state: State) -> Option<Check> {
         return (s.seq != rcv_nxt && in_window).then_some(Check::ChallengeRst);
     }
     if s.has(Flags::SYN) {
-        return (state != State::TimeWait).then_some(Check::ChallengeSyn);
+        // Out of the window, the first check answers it with an ordinary ACK (§3.10.7.4).
+        let in_window = s.seq.in_window(rcv_nxt, rcv_nxt + wnd.max(1));
+        return (state != State::TimeWait && in_window).then_some(Check::ChallengeSyn);
     }
     // §5.2: acceptable is (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT; MAX.SND.WND is at
     // most 65535 octets, scaled by the peer's shift when both SYNs carried the option.
@@ -655,9 +665,9 @@ fn owed(
             }
         }
     }
-    // An ACK sent at the moment a segment that calls for a challenge ACK arrived is one; more
-    // than the declared limit within a second breaks RFC 5961 §7.
-    if let (Some(t), Some(limit)) = (judge.provoked.back().copied(), params.challenge_ack_limit) {
+    // An ACK sent at the moment a segment that calls for a challenge ACK arrived is one; too
+    // many within a second break RFC 5961 §7.
+    if let (Some(t), Some(limit)) = (judge.challenge_pending.take(), params.challenge_ack_limit) {
         if s.has(Flags::ACK) && !s.has(Flags::RST) && now.saturating_since(t) <= slack {
             judge.challenges.push_back(now);
             while judge
@@ -668,11 +678,14 @@ fn owed(
                 judge.challenges.pop_front();
             }
             tick(counts, Check::ChallengeRate);
+            // A limit counted over fixed seconds lets through up to twice as many in a second
+            // that straddles two of them; only more than that breaks every reading of §7.
             let n = judge.challenges.len();
-            if n > limit as usize {
+            if n > 2 * limit as usize {
                 found = Some(Check::ChallengeRate.fail(format!(
-                    "{} sent {n} challenge ACKs within a second; it declares at most {limit}",
-                    s.src
+                    "{} sent {n} challenge ACKs within a second; it declares at most {limit} a second, so no second holds more than {}",
+                    s.src,
+                    2 * limit
                 )));
             }
         }

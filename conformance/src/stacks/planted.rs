@@ -60,7 +60,7 @@ pub enum Bug {
     /// Any RST in the window resets the connection, as in RFC 793, while the stack declares
     /// RFC 5961's mitigations (RFC 5961 §3.2): an arriving RST is read as if at RCV.NXT.
     AcceptRstInWindow,
-    /// Challenge ACKs are not limited, while the stack declares at most two per second
+    /// Challenge ACKs are not limited, while the stack declares at most one per second
     /// (RFC 5961 §7).
     UnlimitedChallengeAcks,
 }
@@ -136,7 +136,7 @@ impl Bug {
             }
             Bug::ShortTimeWait => params.msl = declared.msl,
             Bug::StretchAcks => params.ack_delay = Duration::from_millis(200),
-            Bug::UnlimitedChallengeAcks => params.challenge_ack_limit = Some(2),
+            Bug::UnlimitedChallengeAcks => params.challenge_ack_limit = Some(1),
             _ => {}
         }
     }
