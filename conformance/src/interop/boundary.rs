@@ -297,7 +297,14 @@ impl Sides {
             self.error
                 .get_or_insert(format!("synack-core broke a {text}"));
         } else if self.findings.len() < 5 {
-            self.findings.push(format!("the kernel broke a {text}"));
+            let known = &crate::stacks::known::LINUX_RACK_TLP;
+            let why = if known.requirements.contains(&v.requirement) {
+                format!(" (known difference {})", known.id)
+            } else {
+                String::new()
+            };
+            self.findings
+                .push(format!("the kernel broke a {text}{why}"));
         }
     }
 }

@@ -142,8 +142,22 @@ pub const SMOLTCP_TIME_WAIT_NOT_RESTARTED: KnownDifference = KnownDifference {
     requirements: &["MUST-13"],
 };
 
+/// Linux retransmits before its RTO, by RFC 8985's RACK and tail loss probes.
+pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
+    id: "linux-rack-tlp",
+    stack: "linux",
+    summary: "the kernel retransmits on its tail loss probe timer (about 2×SRTT) and its RACK \
+              reordering timer, before the RTO and without three duplicate ACKs, and does not \
+              double the wait between such probes and the RTO that follows",
+    rfc: "RFC 6298 (2.4) and (5.5) time retransmissions by the RTO alone; RFC 8985 (RACK-TLP, \
+          experimental) adds the probe timeout and the reordering window, which the kernel \
+          uses by default (net.ipv4.tcp_recovery, tcp_early_retrans)",
+    explains: &[Oracle::Wire],
+    requirements: &["RFC 6298 (2.4)", "MUST-19"],
+};
+
 /// Every known difference.
-pub const ALL: [&KnownDifference; 7] = [
+pub const ALL: [&KnownDifference; 8] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
@@ -151,6 +165,7 @@ pub const ALL: [&KnownDifference; 7] = [
     &SMOLTCP_ASSEMBLER_FULL,
     &SMOLTCP_RTO_BACKOFF,
     &SMOLTCP_TIME_WAIT_NOT_RESTARTED,
+    &LINUX_RACK_TLP,
 ];
 
 /// The difference, among those seen in a run, that explains its failure.
