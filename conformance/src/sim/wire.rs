@@ -408,7 +408,9 @@ impl WireOracle {
                 let next = judge.received.unwrap_or(rcv_nxt);
                 let start = s.seq + u32::from(s.has(Flags::SYN));
                 let end = start + s.len;
-                if start.le(next) && next.lt(end) {
+                // Into a window the receiver last showed closed, data is not taken (§3.10.7.4:
+                // "no segments will be acceptable"); the probe's ACK is no delayed ACK.
+                if start.le(next) && next.lt(end) && before.rcv_wnd > 0 {
                     // In-order data: SHLD-19 asks for an ACK for every 2×RMSS octets.
                     let rmss = u32::from(before.mss.unwrap_or(DEFAULT_SEND_MSS));
                     // Judged in virtual time only: at the interop boundary a burst written to
@@ -812,10 +814,13 @@ fn timing(
         return None;
     };
     let repeat = side.snd_nxt.is_some_and(|n| start.lt(n));
+    // Prompted: at the moment a segment arrived, as the sender's clock tells moments apart.
     let prompted = judge
         .last_arrival
-        .is_some_and(|t| now.saturating_since(t) <= slack);
-    if !(repeat && start.le(una) && una.lt(end)) || prompted {
+        .is_some_and(|t| now.saturating_since(t) <= slack + params.granularity);
+    // Sent again at the moment it was sent (with a window update, say): no timer ran.
+    let at_once = now.saturating_since(armed_at) <= slack + params.granularity;
+    if !(repeat && start.le(una) && una.lt(end)) || prompted || at_once {
         return None;
     }
     // A retransmission of the first unacknowledged octet that no arrival prompted: a timeout.

@@ -142,6 +142,21 @@ pub const SMOLTCP_TIME_WAIT_NOT_RESTARTED: KnownDifference = KnownDifference {
     requirements: &["MUST-13"],
 };
 
+/// smoltcp 0.12 acknowledges every second segment of the sender's MSS, not of its own.
+pub const SMOLTCP_ACK_EVERY_PEER_MSS: KnownDifference = KnownDifference {
+    id: "smoltcp-ack-every-peer-mss",
+    stack: "smoltcp",
+    summary: "a delayed ACK is sent at once only when more than the peer's MSS is \
+              unacknowledged (immediate_ack_to_transmit uses remote_mss); a peer that announced \
+              a larger MSS than smoltcp's own but sends smoltcp-sized segments gets an ACK for \
+              fewer than every second full-sized segment",
+    rfc: "RFC 9293 §3.8.6.3: an ACK for at least every second full-sized segment or 2*RMSS \
+          octets, \"where RMSS is the MSS specified by the TCP endpoint receiving the segments\" \
+          (SHLD-19)",
+    explains: &[Oracle::Wire],
+    requirements: &["SHLD-19"],
+};
+
 /// Linux retransmits before its RTO, by RFC 8985's RACK and tail loss probes.
 pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
     id: "linux-rack-tlp",
@@ -157,7 +172,7 @@ pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 8] = [
+pub const ALL: [&KnownDifference; 9] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
@@ -165,6 +180,7 @@ pub const ALL: [&KnownDifference; 8] = [
     &SMOLTCP_ASSEMBLER_FULL,
     &SMOLTCP_RTO_BACKOFF,
     &SMOLTCP_TIME_WAIT_NOT_RESTARTED,
+    &SMOLTCP_ACK_EVERY_PEER_MSS,
     &LINUX_RACK_TLP,
 ];
 

@@ -477,7 +477,12 @@ impl SmolStack {
             // A closed connection with nothing left to read is gone. So is a listener's
             // connection that a RST returned to LISTEN (RFC 9293 §3.10.7.4, SYN-RECEIVED):
             // the pool already has a fresh socket listening in its place.
-            if (s == State::Closed && !readable) || (s == State::Listen && listener.is_some()) {
+            // A reset flushes the queues (RFC 9293 §3.10.7.4, second check): what a reset
+            // connection still holds unread is gone with it.
+            let reset = key.is_some_and(|k| self.rst.contains(&k));
+            if (s == State::Closed && (!readable || reset))
+                || (s == State::Listen && listener.is_some())
+            {
                 if let Some(c) = self.conns.remove(&id) {
                     self.sockets.remove(c.handle);
                 }
@@ -619,6 +624,9 @@ fn sock_addr(e: IpEndpoint) -> Option<SocketAddrV4> {
     }
 }
 
+/// The MSS smoltcp announces on this harness's 1500-octet MTU.
+const SMOLTCP_MSS: u16 = 1460;
+
 /// smoltcp 0.12's fixed choices (src/socket/tcp.rs): TIME-WAIT lasts `CLOSE_DELAY` (10 s), so
 /// its MSL is 5 s; its RTO starts at `RTTE_INITIAL_RTT` + 4×`RTTE_INITIAL_DEV` (700 ms) and is
 /// kept between `RTTE_MIN_RTO` (10 ms) and `RTTE_MAX_RTO` (10 s); it delays an ACK by
@@ -655,6 +663,16 @@ impl TcpStack for SmolStack {
                 self.hide_listeners(seg.dst.port());
             }
             self.watch_arrival(&seg);
+            // smoltcp announces the MSS of a 1500-octet MTU; a peer announcing more is
+            // acknowledged by the peer's measure (see the known difference).
+            if seg.flags.contains(Flags::SYN)
+                && p.tcp
+                    .options
+                    .iter()
+                    .any(|o| matches!(o, synack_core::wire::TcpOption::Mss(m) if *m > SMOLTCP_MSS))
+            {
+                self.saw(&known::SMOLTCP_ACK_EVERY_PEER_MSS);
+            }
             if seg.flags.contains(Flags::FIN) && self.in_time_wait(seg.dst, seg.src) {
                 self.saw(&known::SMOLTCP_TIME_WAIT_NOT_RESTARTED);
             }
