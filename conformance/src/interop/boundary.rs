@@ -287,22 +287,19 @@ impl Sides {
 impl Sides {
     /// A wire requirement that host `culprit` broke, seen at `segment`: synack-core's fail the
     /// scenario, the kernel's are findings about Linux.
-    fn judge(&mut self, culprit: usize, segment: &Summary, v: Option<Violation>) {
+    fn judge(&mut self, culprit: usize, segment: Option<&Summary>, v: Option<Violation>) {
         let Some(v) = v else { return };
-        let text = format!(
-            "wire requirement {}: {segment}: {}",
-            v.requirement, v.message
-        );
+        let at = segment.map(|s| format!("{s}: ")).unwrap_or_default();
+        let text = format!("wire requirement {}: {at}{}", v.requirement, v.message);
         if culprit == CORE_HOST {
             self.error
                 .get_or_insert(format!("synack-core broke a {text}"));
         } else if self.findings.len() < 5 {
-            let known = &crate::stacks::known::LINUX_RACK_TLP;
-            let why = if known.requirements.contains(&v.requirement) {
-                format!(" (known difference {})", known.id)
-            } else {
-                String::new()
-            };
+            let why = crate::stacks::known::ALL
+                .into_iter()
+                .find(|d| d.stack == "linux" && d.requirements.contains(&v.requirement))
+                .map(|d| format!(" (known difference {})", d.id))
+                .unwrap_or_default();
             self.findings
                 .push(format!("the kernel broke a {text}{why}"));
         }
@@ -349,18 +346,12 @@ impl Users for Sides {
         self.duplicated += u64::from(decision.copies.len() > 1);
         self.inspect(from == CORE_HOST, segment);
         let v = self.wire.sent(now, from, segment, data);
-        self.judge(from, segment, v);
+        self.judge(from, Some(segment), v);
     }
 
     fn malformed(&mut self, _now: Instant, from: usize, err: &synack_core::wire::WireError) {
         let v = self.wire.malformed(from, err);
-        let text = format!("wire requirement {}: {}", v.requirement, v.message);
-        if from == CORE_HOST {
-            self.error
-                .get_or_insert(format!("synack-core broke a {text}"));
-        } else if self.findings.len() < 5 {
-            self.findings.push(format!("the kernel broke a {text}"));
-        }
+        self.judge(from, None, Some(v));
     }
 
     fn arriving(
@@ -376,7 +367,7 @@ impl Users for Sides {
                 .unwrap_or(State::Closed)
         });
         let (_, v) = self.wire.arrived(now, to, segment, state);
-        self.judge(to, segment, v);
+        self.judge(to, Some(segment), v);
     }
 
     fn transition(
@@ -388,12 +379,8 @@ impl Users for Sides {
         stacks: &crate::sim::apps::Stacks,
     ) {
         let sockets = stacks[host].endpoints(t.socket);
-        if let Some(v) = self.wire.transition(now, host, t, timer, sockets) {
-            self.error.get_or_insert(format!(
-                "synack-core broke wire requirement {}: {}",
-                v.requirement, v.message
-            ));
-        }
+        let v = self.wire.transition(now, host, t, timer, sockets);
+        self.judge(host, None, v);
     }
 
     /// Done when both scripts are, and synack-core holds no socket (TIME-WAIT over).
