@@ -5,6 +5,7 @@
 mod net;
 
 use net::*;
+use std::time::Duration;
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader, TcpOption};
 use synack_core::{Config, Endpoint, Instant, SeqNum, SocketId, State};
 
@@ -82,9 +83,37 @@ fn a_larger_peer_mss_is_capped_by_our_own() {
 
 #[test]
 fn the_send_window_limits_what_is_in_flight() {
+    let (mut a, ca) = connect_to_forged_peer(Some(1000), 2000);
+    a.send(Instant::ZERO, ca, &[0; 6000]).unwrap();
+    assert_eq!(data_lengths(&out(&mut a, Instant::ZERO)), [1000, 1000]);
+}
+
+/// RFC 9293 §3.8.6.2.1 (MUST-38): with more queued than the window takes, the 500 octets left
+/// in a 2500-octet window are under one MSS and under half the largest window: they wait for
+/// the override timeout, not a moment less.
+#[test]
+fn a_silly_remainder_of_the_window_waits_for_the_override_timeout() {
     let (mut a, ca) = connect_to_forged_peer(Some(1000), 2500);
     a.send(Instant::ZERO, ca, &[0; 6000]).unwrap();
-    assert_eq!(data_lengths(&out(&mut a, Instant::ZERO)), [1000, 1000, 500]);
+    assert_eq!(data_lengths(&out(&mut a, Instant::ZERO)), [1000, 1000]);
+    let at = Instant::ZERO + Duration::from_millis(200);
+    assert_eq!(a.poll_timeout(), Some(at));
+    a.handle_timeout(at - Duration::from_millis(1));
+    assert!(data_lengths(&out(&mut a, at)).is_empty());
+    a.handle_timeout(at);
+    assert_eq!(data_lengths(&out(&mut a, at)), [500]);
+}
+
+/// What the window allows goes at once when it is all that is queued (rule (2)), or at least
+/// half the largest window the peer offered (rule (3)).
+#[test]
+fn a_short_segment_goes_at_once_when_it_ends_the_queue_or_fills_half_the_window() {
+    let (mut a, ca) = connect_to_forged_peer(Some(1000), 2500);
+    a.send(Instant::ZERO, ca, &[0; 2300]).unwrap();
+    assert_eq!(data_lengths(&out(&mut a, Instant::ZERO)), [1000, 1000, 300]);
+    let (mut a, ca) = connect_to_forged_peer(Some(1460), 1000);
+    a.send(Instant::ZERO, ca, &[0; 6000]).unwrap();
+    assert_eq!(data_lengths(&out(&mut a, Instant::ZERO)), [1000]);
 }
 
 /// B with a 4000-octet receive buffer, ESTABLISHED with A; returns the pair and B's socket.

@@ -30,7 +30,8 @@ pub struct OptionSummary {
 }
 
 impl OptionSummary {
-    fn of(options: &[TcpOption]) -> OptionSummary {
+    /// What `options` announce.
+    pub fn of(options: &[TcpOption]) -> OptionSummary {
         let mut o = OptionSummary::default();
         for opt in options {
             match opt {

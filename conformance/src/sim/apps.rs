@@ -319,6 +319,22 @@ impl Apps {
             .filter_map(move |a| a.socket.map(|id| stacks[h].state(id)))
     }
 
+    /// What each application has handed its stack so far: (its socket, its peer's, octets).
+    pub fn written(&self) -> impl Iterator<Item = (SocketAddrV4, SocketAddrV4, u64)> + '_ {
+        self.apps
+            .iter()
+            .filter(|a| a.written > 0)
+            .map(|a| (a.local, a.remote, a.written))
+    }
+
+    /// The (local, remote) sockets of host `h`'s `socket`, as its application opened them.
+    pub fn sockets_of(&self, h: usize, socket: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        self.apps
+            .iter()
+            .find(|a| a.host == h && a.socket == Some(socket))
+            .map(|a| (a.local, a.remote))
+    }
+
     /// The connection of host `h`'s `socket`, described for a failure.
     pub fn connection_of(&self, h: usize, socket: SocketId) -> Option<String> {
         self.apps

@@ -484,8 +484,7 @@ impl Run {
                 .flatten()
                 .min();
             let Some(next) = clock.advance(self.now, next) else {
-                let why = "nothing left to happen (no packet in flight, no timer)";
-                users.stalled(self.now, why, &self.stacks);
+                users.stalled(self.now, NOTHING_LEFT, &self.stacks);
                 return;
             };
             if next > bound {
@@ -555,6 +554,9 @@ impl Run {
     }
 }
 
+/// Why a run stalled when no packet was in flight and no timer was set.
+const NOTHING_LEFT: &str = "nothing left to happen (no packet in flight, no timer)";
+
 /// The simulator's users: the applications, judged by the oracles, counted by coverage.
 struct Checked {
     profile: synack_core::Profile,
@@ -604,6 +606,9 @@ impl Users for Checked {
             verdict: &mut self.verdict,
             net,
         });
+        for (local, remote, total) in self.apps.written() {
+            self.wire.wrote(now, local, remote, total);
+        }
     }
 
     fn sent(
@@ -656,7 +661,9 @@ impl Users for Checked {
         stacks: &Stacks,
     ) {
         self.coverage.transition(t.from, t.to, timer);
-        let sockets = stacks[host].endpoints(t.socket);
+        let sockets = stacks[host]
+            .endpoints(t.socket)
+            .or_else(|| self.apps.sockets_of(host, t.socket));
         if let Some(v) = self.wire.transition(now, host, t, timer, sockets) {
             let c = self.apps.connection_of(host, t.socket);
             self.verdict
@@ -684,6 +691,29 @@ impl Users for Checked {
     }
 
     fn stalled(&mut self, now: Instant, why: &str, stacks: &Stacks) {
+        // Data left waiting behind a closed window that its sender never probed (MUST-36) is
+        // why the run stalled: that is the failure to name.
+        for (local, remote, v) in self.wire.unprobed(now, why == NOTHING_LEFT) {
+            let host = usize::from(*local.ip() == crate::stacks::ADDRS[1]);
+            let synchronized = stacks[host]
+                .conn_state(local, remote)
+                .is_some_and(State::is_synchronized);
+            if synchronized {
+                let (a, b) = if host == 0 {
+                    (local, remote)
+                } else {
+                    (remote, local)
+                };
+                self.verdict.fail_requirement(
+                    Oracle::Wire,
+                    Some(v.requirement),
+                    now,
+                    Some(format!("A {a} <-> B {b}")),
+                    v.message,
+                );
+                return;
+            }
+        }
         self.apps.liveness(why, now, stacks, &mut self.verdict);
     }
 }

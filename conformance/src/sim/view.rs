@@ -38,6 +38,15 @@ pub struct Side {
     /// The largest right edge (SEG.ACK + SEG.WND, scaled) its peer offered in segments that
     /// reached it.
     pub edge: Option<SeqNum>,
+    /// The right edge SND.WL2 + SND.WND of the window it took last, by the rule of §3.10.7.4
+    /// (§3.8.6.2.1's usable window runs up to this edge).
+    pub wnd_edge: Option<SeqNum>,
+    /// SND.WL1: the SEQ of the segment its window came from.
+    pub wl1: SeqNum,
+    /// SND.WL2: the ACK of the segment its window came from.
+    pub wl2: SeqNum,
+    /// Max(SND.WND): the largest window, scaled, its peer offered in segments that reached it.
+    pub max_wnd: u32,
     /// The sequence number of the FIN it sent, if it sent one.
     pub fin: Option<SeqNum>,
 }
@@ -124,6 +133,8 @@ pub fn syn_sent(conn: &mut [Side; 2], me: usize, s: &Summary) {
         conn[me] = Side::default();
         conn[1 - me].rcv_nxt = None;
         conn[1 - me].edge = None;
+        conn[1 - me].wnd_edge = None;
+        conn[1 - me].max_wnd = 0;
     }
     let side = &mut conn[me];
     side.iss = Some(s.seq);
@@ -182,8 +193,15 @@ pub fn arrived(conn: &mut [Side; 2], from: usize, s: &Summary) {
         (Some(shift), Some(_)) if !s.has(Flags::SYN) => u32::from(shift.min(14)),
         _ => 0,
     };
-    let edge = ack + (u32::from(s.window) << shift);
+    let wnd = u32::from(s.window) << shift;
+    let edge = ack + wnd;
     v.edge = Some(v.edge.map_or(edge, |e| e.max(edge)));
+    // §3.10.7.4 "Fifth": "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK),
+    // set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+    if v.wnd_edge.is_none() || v.wl1.lt(s.seq) || (v.wl1 == s.seq && v.wl2.le(ack)) {
+        (v.wnd_edge, v.wl1, v.wl2) = (Some(edge), s.seq, ack);
+    }
+    v.max_wnd = v.max_wnd.max(wnd);
 }
 
 /// §3.10.7.4, first check: whether `s` may be acceptable to `receiver` by its sequence

@@ -86,10 +86,14 @@ enum Check {
     ChallengeSyn,
     ChallengeAck,
     ChallengeRate,
+    SenderSws,
+    ReceiverSws,
+    Probe,
+    ProbesKeepOpen,
 }
 
 impl Check {
-    const ALL: [Check; 25] = [
+    const ALL: [Check; 29] = [
         Check::Window,
         Check::Mss,
         Check::DefaultMss,
@@ -115,6 +119,10 @@ impl Check {
         Check::ChallengeSyn,
         Check::ChallengeAck,
         Check::ChallengeRate,
+        Check::SenderSws,
+        Check::ReceiverSws,
+        Check::Probe,
+        Check::ProbesKeepOpen,
     ];
 
     /// The requirement it checks.
@@ -145,6 +153,10 @@ impl Check {
             Check::ChallengeSyn => "RFC 5961 §4.2",
             Check::ChallengeAck => "RFC 5961 §5.2",
             Check::ChallengeRate => "RFC 5961 §7",
+            Check::SenderSws => "MUST-38",
+            Check::ReceiverSws => "MUST-39",
+            Check::Probe => "MUST-36",
+            Check::ProbesKeepOpen => "MUST-37",
         }
     }
 
@@ -205,7 +217,31 @@ pub struct Judge {
     /// The data octets it sent that are not yet acknowledged, from `octets_at`.
     octets: std::collections::VecDeque<u8>,
     octets_at: Option<SeqNum>,
+    /// How many octets its application had handed it, when the harness can tell
+    /// ([`WireOracle::wrote`]), and when each write not yet sent was taken: (the stream offset it
+    /// reached, when).
+    written: Option<u64>,
+    writes: std::collections::VecDeque<(u64, Instant)>,
+    /// What `written` was before the writes at the latest moment it grew: a stack may form a
+    /// segment between two writes of one moment, so only this much was surely queued then.
+    written_earlier: u64,
+    /// The largest window, scaled, it advertised after its SYN.
+    max_adv: u32,
+    /// When it last sent a segment that occupies sequence space.
+    last_sent: Option<Instant>,
+    /// Since when its peer's window, as the ACKs that reached it show, has been closed with
+    /// nothing of its own in flight; and when a probe of it was last answered.
+    closed_since: Option<Instant>,
+    probe_answered: Option<Instant>,
+    /// The right edges (SEG.ACK + SEG.WND, scaled) past SND.UNA of the latest segments with
+    /// ACK that reached it, each once: a segment of its that ends at one of them may have been cut by the window it
+    /// took, which the wire cannot tell from the others (a stack drops segments the observer
+    /// cannot see it drop).
+    edges: std::collections::VecDeque<SeqNum>,
 }
+
+/// How many of the latest right edges offered to a side [`Judge::edges`] keeps.
+const EDGES_KEPT: usize = 256;
 
 /// How many times each check (by `Check as usize`) was applied.
 type Counts = [u64; Check::ALL.len()];
@@ -275,8 +311,14 @@ impl WireOracle {
         let scaled = side.wscale.is_some() && peer.wscale.is_some() && !s.has(Flags::SYN);
         let judge = &mut judges[me];
         let mut found = None;
-        if let Some(v) = options_and_edge(judge, s, scaled.then_some(side.wscale).flatten(), counts)
-        {
+        let shift = scaled.then_some(side.wscale).flatten();
+        if let Some(v) = receiver_sws(judge, &side, &peer, s, shift, counts) {
+            found.get_or_insert(v);
+        }
+        if let Some(v) = options_and_edge(judge, s, shift, counts) {
+            found.get_or_insert(v);
+        }
+        if let Some(v) = sender_sws(judge, &side, &peer, now, s, slack, counts) {
             found.get_or_insert(v);
         }
         // What it owed as a receiver.
@@ -290,6 +332,14 @@ impl WireOracle {
             if let Some(v) = octets(judge, &side, s, payload, counts) {
                 found.get_or_insert(v);
             }
+            // The first segment since the window closed with data waiting is its probe.
+            if judge
+                .closed_since
+                .is_some_and(|c| judge.last_sent.is_none_or(|t| t < c))
+            {
+                tick(counts, Check::Probe);
+            }
+            judge.last_sent = Some(now);
         }
         if s.len > 0 && !s.has(Flags::RST) {
             if let Some(v) = window_check(&side, s, counts) {
@@ -337,8 +387,25 @@ impl WireOracle {
         let before = conn[1 - from];
         let una_before = conn[from ^ 1].snd_una;
         view::arrived(conn, from, s);
+        let scaled = conn[from].wscale.is_some() && conn[1 - from].wscale.is_some();
         let me = &conn[1 - from];
         let judge = &mut judges[1 - from];
+        if s.has(Flags::ACK) && !s.has(Flags::RST) {
+            let shift = match conn[from].wscale {
+                Some(w) if scaled && !s.has(Flags::SYN) => u32::from(w.min(14)),
+                _ => 0,
+            };
+            let edge = s.ack + (u32::from(s.window) << shift);
+            if let Some(una) = me.snd_una {
+                judge.edges.retain(|e| una.lt(*e));
+            }
+            if !judge.edges.contains(&edge) {
+                if judge.edges.len() == EDGES_KEPT {
+                    judge.edges.pop_front();
+                }
+                judge.edges.push_back(edge);
+            }
+        }
         judge.last_arrival = Some(now);
         // What arrived may have restarted its timer: the next wait is no measure of its RTO.
         judge.exact = false;
@@ -352,6 +419,19 @@ impl WireOracle {
             if me.snd_una == me.snd_nxt {
                 judge.armed_at = None;
             }
+        }
+        // The window as the ACKs show it, closed at SND.UNA: data waits for a probe (§3.8.6.1).
+        let closed = me.wnd_edge.zip(me.snd_una).is_some_and(|(e, u)| e.le(u));
+        if !closed {
+            (judge.closed_since, judge.probe_answered) = (None, None);
+        } else if let Some(since) = judge.closed_since {
+            if s.has(Flags::ACK) && judge.last_sent.is_some_and(|t| t >= since) {
+                // From here MUST-37 holds the connection open while the answers come.
+                judge.probe_answered = Some(now);
+                tick(&mut self.counts, Check::ProbesKeepOpen);
+            }
+        } else {
+            judge.closed_since = Some(now);
         }
         let mut violation = None;
         if let Some((t, check, cause)) = judge.challenge_due.take() {
@@ -486,6 +566,11 @@ impl WireOracle {
         timer: bool,
         sockets: Option<(SocketAddrV4, SocketAddrV4)>,
     ) -> Option<Violation> {
+        if t.to == State::Closed && timer && t.from.is_synchronized() && t.from != State::TimeWait {
+            if let Some(v) = sockets.and_then(|(l, r)| self.gave_up(l, r)) {
+                return Some(v);
+            }
+        }
         // A reset at the moment a challenge ACK was owed: the stack took a RST that was not at
         // RCV.NXT, or a SYN, as a reset (RFC 5961 §3.2, §4.2).
         if t.to == State::Closed && !timer {
@@ -541,6 +626,83 @@ impl WireOracle {
                 },
                 fmt_gap(2 * msl),
                 msl
+            ))
+        })
+    }
+
+    /// The application on `local`'s side of its connection with `remote` had handed its stack
+    /// `total` octets by `now`: the data queued that the sender's SWS rule (MUST-38) and zero-
+    /// window probing (MUST-36) are judged against. Without it, those checks do not run.
+    pub fn wrote(&mut self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4, total: u64) {
+        let Some((_, judges, me)) = self.views.between(local, remote) else {
+            return;
+        };
+        let judge = &mut judges[me];
+        if judge.written.is_none_or(|w| w < total) {
+            if judge.writes.back().is_none_or(|w| w.1 != now) {
+                judge.written_earlier = judge.written.unwrap_or(0);
+            }
+            judge.written = Some(total);
+            judge.writes.push_back((total, now));
+        }
+    }
+
+    /// The connections whose sender has data waiting behind a window closed at SND.UNA, and
+    /// has sent nothing since it closed: for a run that ended stalled at `now`. `forever` says
+    /// nothing was left to happen (no timer ran), so no probe would ever come; otherwise a
+    /// probe was due within twice the sender's declared maximum RTO. Each comes with its
+    /// (local, remote) sockets.
+    pub fn unprobed(
+        &mut self,
+        now: Instant,
+        forever: bool,
+    ) -> Vec<(SocketAddrV4, SocketAddrV4, Violation)> {
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        for (key, sides, judges) in self.views.iter() {
+            for me in 0..2 {
+                let (local, remote) = if me == 0 { *key } else { (key.1, key.0) };
+                if let Some(since) = waiting_unprobed(&sides[me], &judges[me]) {
+                    found.push((local, remote, since));
+                }
+            }
+        }
+        for (local, remote, since) in found {
+            tick(&mut self.counts, Check::Probe);
+            let host = usize::from(*local.ip() == crate::stacks::ADDRS[1]);
+            let waited = now.saturating_since(since);
+            if forever || waited > 2 * self.params[host].rto_max + self.slack {
+                out.push((
+                    local,
+                    remote,
+                    Check::Probe.fail(format!(
+                        "{local} has data waiting behind a window {remote} closed {} ago and has not probed it{}",
+                        fmt_gap(waited),
+                        if forever { ", with no timer left to do it" } else { "" }
+                    )),
+                ));
+            }
+        }
+        out
+    }
+
+    /// `local` timed its connection with `remote` out: with data behind a closed window it never
+    /// probed (§3.8.6.1, MUST-36), or while its probes were answered (MUST-37).
+    fn gave_up(&mut self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<Violation> {
+        let (sides, judges, me) = self.views.between(local, remote)?;
+        let (side, judge) = (&sides[me], &judges[me]);
+        judge.closed_since?;
+        if let Some(at) = waiting_unprobed(side, judge) {
+            tick(&mut self.counts, Check::Probe);
+            return Some(Check::Probe.fail(format!(
+                "{local} timed out its connection with {remote} with data waiting behind a window closed since {at}, never probed"
+            )));
+        }
+        let last = judge.last_sent?;
+        let answered = judge.probe_answered.is_some_and(|a| a >= last);
+        answered.then(|| {
+            Check::ProbesKeepOpen.fail(format!(
+                "{local} timed out its connection with {remote} while its zero-window probes were answered (\"the sending TCP peer MUST allow the connection to stay open\")"
             ))
         })
     }
@@ -626,6 +788,141 @@ fn challenge(me: &Side, s: &Summary, state: State) -> Option<Check> {
         // took for acceptable may have been dropped), so the answer is not demanded; the
         // segment still counts against the challenge ACK limit.
         Check::ChallengeRate
+    })
+}
+
+/// Since when `side` has had data waiting behind a window closed at SND.UNA, if it has sent
+/// nothing (no probe, no retransmission) since: data its application handed it that is not
+/// acknowledged.
+fn waiting_unprobed(side: &Side, judge: &Judge) -> Option<Instant> {
+    let since = judge.closed_since?;
+    let acked = u64::from((side.iss? + 1).distance_to(side.snd_una?));
+    let waiting = judge.written.is_some_and(|w| w > acked) && side.fin.is_none();
+    let probed = judge.last_sent.is_some_and(|t| t >= since);
+    (waiting && !probed).then_some(since)
+}
+
+/// The shortest override timeout §3.8.6.2.1 allows a sender's SWS avoidance: "The override
+/// timeout should be in the range 0.1 - 1.0 seconds".
+const SWS_OVERRIDE_MIN: Duration = Duration::from_millis(100);
+
+/// The effective send MSS of a side that announced `own` to a peer that announced `peer`
+/// (§3.7.1: Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize), for a segment
+/// whose TCP header is `tcp_header` octets long. The MSS a side announced stands for its own
+/// MMS_S less 20; a side that announced none may have an MMS_S as small as 556 (536 + 20).
+fn eff_snd_mss(own: Option<u16>, peer: Option<u16>, tcp_header: u32) -> u32 {
+    let send_mss = u32::from(peer.unwrap_or(DEFAULT_SEND_MSS));
+    let mms_s = u32::from(own.unwrap_or(DEFAULT_SEND_MSS)) + 20;
+    (send_mss + 20).min(mms_s).saturating_sub(tcp_header).max(1)
+}
+
+/// The sender's silly-window avoidance (§3.8.6.2.1, MUST-38), judged when `s`, new data
+/// shorter than the sender's Eff.snd.MSS, leaves a side `side` whose application had handed it
+/// more than `s` carries. With D the octets queued and U the usable window, such a segment is
+/// allowed "(2) ... if the data is pushed and all queued data can be sent now", "(3) ... if
+/// min(D,U) >= Fs * Max(SND.WND)" with Fs = 1/2, "(4) or if the override timeout occurs"; but
+/// never "(1)" while "min(D,U) >= Eff.snd.MSS": no small segment while a full one could be
+/// sent. The override timeout cannot have run out before the data was written
+/// `SWS_OVERRIDE_MIN` ago.
+fn sender_sws(
+    judge: &mut Judge,
+    side: &Side,
+    peer: &Side,
+    now: Instant,
+    s: &Summary,
+    slack: Duration,
+    counts: &mut Counts,
+) -> Option<Violation> {
+    if s.len == 0 || s.has(Flags::SYN) || s.has(Flags::RST) {
+        return None;
+    }
+    let written = match judge.writes.back() {
+        Some(w) if w.1 == now => judge.written_earlier,
+        _ => judge.written?,
+    };
+    let first = side.iss? + 1;
+    // New data only, from where the sender's data ended.
+    if side.data_end.unwrap_or(first) != s.seq {
+        return None;
+    }
+    let offset = u64::from(first.distance_to(s.seq));
+    while judge.writes.front().is_some_and(|w| w.0 <= offset) {
+        judge.writes.pop_front();
+    }
+    let queued = written.saturating_sub(offset);
+    let tcp_header = u32::from(s.header_len).saturating_sub(20);
+    let eff = eff_snd_mss(side.mss, peer.mss, tcp_header);
+    if s.len >= eff || queued <= u64::from(s.len) {
+        return None;
+    }
+    let usable = side
+        .wnd_edge
+        .map_or(0, |e| if s.seq.lt(e) { s.seq.distance_to(e) } else { 0 });
+    // A probe of a closed window (§3.8.6.1) is no segment the window allowed.
+    if usable == 0 {
+        return None;
+    }
+    tick(counts, Check::SenderSws);
+    let could = u64::from(usable).min(queued);
+    // Ending at an edge it was offered, it may have been cut by the window the sender took; a
+    // single octet may be a zero-window probe of a window it took for closed (§3.8.6.1).
+    let at_an_edge = judge.edges.contains(&(s.seq + s.len)) || s.len == 1;
+    if could >= u64::from(eff) && !at_an_edge {
+        return Some(Check::SenderSws.fail(format!(
+            "{} sent {} octets while {queued} were queued and the window took {usable}: a full segment of {eff} (its Eff.snd.MSS) could be sent",
+            s.src, s.len
+        )));
+    }
+    if s.len >= side.max_wnd / 2 {
+        return None;
+    }
+    let written_at = judge.writes.front().map(|w| w.1)?;
+    let waited = now.saturating_since(written_at);
+    (waited + slack < SWS_OVERRIDE_MIN).then(|| {
+        Check::SenderSws.fail(format!(
+            "{} sent {} octets, under its Eff.snd.MSS of {eff} and under half the largest window it was offered ({}), with {queued} queued, {} after they were written: no override timeout (0.1 to 1.0 s) could have run out",
+            s.src,
+            s.len,
+            side.max_wnd,
+            fmt_gap(waited)
+        ))
+    })
+}
+
+/// The receiver's silly-window avoidance (§3.8.6.2.2, MUST-39): `s`, leaving side `side`, moves
+/// the right edge of the window it offers past every edge it offered before. The suggested
+/// algorithm keeps RCV.NXT+RCV.WND fixed "until the reduction satisfies: RCV.BUFF - RCV.USER -
+/// RCV.WND >= min( Fr * RCV.BUFF, Eff.snd.MSS )" and then sets "RCV.WND ... to
+/// RCV.BUFF-RCV.USER", so a window that moves its edge is never smaller than min(RCV.BUFF/2,
+/// Eff.snd.MSS). RCV.BUFF is at least the largest window the side advertised; Eff.snd.MSS is
+/// taken at its smallest, with 40 octets of options. After the peer's FIN no data is to come.
+fn receiver_sws(
+    judge: &mut Judge,
+    side: &Side,
+    peer: &Side,
+    s: &Summary,
+    shift: Option<u8>,
+    counts: &mut Counts,
+) -> Option<Violation> {
+    if !s.has(Flags::ACK) || s.has(Flags::RST) || s.has(Flags::SYN) {
+        return None;
+    }
+    let wnd = u32::from(s.window) << u32::from(shift.unwrap_or(0).min(14));
+    let edge = s.ack + wnd;
+    let before = judge.max_adv;
+    judge.max_adv = judge.max_adv.max(wnd);
+    let past = judge.offered.is_some_and(|o| o.lt(edge));
+    if !past || peer.fin.is_some_and(|f| f.lt(s.ack)) {
+        return None;
+    }
+    tick(counts, Check::ReceiverSws);
+    let least = (before / 2).min(eff_snd_mss(side.mss, peer.mss, 60));
+    (wnd < least).then(|| {
+        Check::ReceiverSws.fail(format!(
+            "{} moved the right edge of its window to {} with a window of {wnd}, under min(RCV.BUFF/2, Eff.snd.MSS) = {least} (its largest window was {before})",
+            s.src,
+            edge.get()
+        ))
     })
 }
 

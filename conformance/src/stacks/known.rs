@@ -157,6 +157,49 @@ pub const SMOLTCP_ACK_EVERY_PEER_MSS: KnownDifference = KnownDifference {
     requirements: &["SHLD-19"],
 };
 
+/// smoltcp 0.12 has no sender silly-window avoidance.
+pub const SMOLTCP_NO_SENDER_SWS: KnownDifference = KnownDifference {
+    id: "smoltcp-no-sender-sws",
+    stack: "smoltcp",
+    summary: "smoltcp sends min(usable window, MSS) of what is queued however small that is \
+              (only its Nagle algorithm, when on, holds data back while data is in flight), and \
+              a segment also ends where its transmit ring buffer wraps (get_allocated), so a \
+              short segment leaves while a full one could be sent",
+    rfc: "RFC 9293 §3.8.6.2.1: a TCP implementation MUST include a SWS avoidance algorithm in \
+          the sender (MUST-38): send when min(D,U) >= Eff.snd.MSS, or all queued data fits, or \
+          at least half the largest window can be sent, or the override timeout occurs",
+    explains: &[Oracle::Wire],
+    requirements: &["MUST-38"],
+};
+
+/// smoltcp 0.12 has no receiver silly-window avoidance.
+pub const SMOLTCP_NO_RECEIVER_SWS: KnownDifference = KnownDifference {
+    id: "smoltcp-no-receiver-sws",
+    stack: "smoltcp",
+    summary: "every segment smoltcp sends offers its whole free receive buffer as the window, so \
+              the right edge moves with every octet its application reads; a window update of \
+              its own comes only once the window has doubled (window_to_update)",
+    rfc: "RFC 9293 §3.8.6.2.2: a TCP implementation MUST include a SWS avoidance algorithm in \
+          the receiver (MUST-39): keep RCV.NXT+RCV.WND fixed until the reduction is at least \
+          min(RCV.BUFF/2, Eff.snd.MSS)",
+    explains: &[Oracle::Wire],
+    requirements: &["MUST-39"],
+};
+
+/// smoltcp 0.12 does not probe a zero window.
+pub const SMOLTCP_NO_ZERO_WINDOW_PROBE: KnownDifference = KnownDifference {
+    id: "smoltcp-no-zero-window-probe",
+    stack: "smoltcp",
+    summary: "smoltcp has no persist timer: when the peer's window is zero with everything sent \
+              acknowledged and data still queued, no timer runs, so a lost window update leaves \
+              the connection waiting for the peer for ever",
+    rfc: "RFC 9293 §3.8.6.1: probing of zero (offered) windows MUST be supported (MUST-36); if \
+          the window shrinks to zero the TCP implementation MUST probe it in the standard way \
+          (MUST-35); the first probe SHOULD follow a retransmission timeout (SHLD-29)",
+    explains: &[Oracle::Wire, Oracle::Liveness],
+    requirements: &["MUST-36"],
+};
+
 /// Linux retransmits before its RTO, by RFC 8985's RACK and tail loss probes.
 pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
     id: "linux-rack-tlp",
@@ -172,7 +215,7 @@ pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 9] = [
+pub const ALL: [&KnownDifference; 12] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
@@ -181,6 +224,9 @@ pub const ALL: [&KnownDifference; 9] = [
     &SMOLTCP_RTO_BACKOFF,
     &SMOLTCP_TIME_WAIT_NOT_RESTARTED,
     &SMOLTCP_ACK_EVERY_PEER_MSS,
+    &SMOLTCP_NO_SENDER_SWS,
+    &SMOLTCP_NO_RECEIVER_SWS,
+    &SMOLTCP_NO_ZERO_WINDOW_PROBE,
     &LINUX_RACK_TLP,
 ];
 

@@ -20,6 +20,7 @@ use synack_core::{Event, Instant, SeqNum, SocketId, State, UserError};
 
 use super::known::{self, KnownDifference};
 use super::{TcpStack, Transition, ADDRS};
+use crate::net::summary::OptionSummary;
 
 /// A device whose wire is two queues.
 #[derive(Default)]
@@ -180,12 +181,46 @@ struct Watch {
     sent: Option<(SeqNum, Instant, Option<std::time::Duration>)>,
     /// When a segment last arrived.
     arrived: Option<Instant>,
+    /// The MSS the peer's SYN announced (536 without the option, §3.7.1), and the window
+    /// scale shifts of smoltcp's SYN and the peer's.
+    peer_mss: Option<u16>,
+    shifts: (Option<u8>, Option<u8>),
+    /// The largest window, scaled, smoltcp offered after its SYN.
+    max_wnd: u32,
 }
 
 /// smoltcp's out-of-order ranges (`ASSEMBLER_MAX_SEGMENT_COUNT`).
 const SMOLTCP_RANGES: usize = 4;
 
 impl Watch {
+    /// `seg`, which smoltcp sends, shows it without silly-window avoidance: data under one
+    /// MSS without PSH or FIN (smoltcp sets PSH on a segment that empties its buffer, so more
+    /// was queued), or a window under half the largest it offered and under one MSS (a
+    /// receiver with SWS avoidance offers no such window; zero is a closed window, not a
+    /// silly one).
+    fn silly(
+        &mut self,
+        seg: &synack_core::SegmentSummary,
+        options: &OptionSummary,
+    ) -> Option<&'static KnownDifference> {
+        if seg.flags.contains(Flags::SYN) {
+            self.shifts.0 = options.window_scale;
+            return None;
+        }
+        let mss = u32::from(self.peer_mss?.min(SMOLTCP_MSS));
+        if seg.len > 0 && seg.len < mss && !seg.flags.intersects(Flags::PSH | Flags::FIN) {
+            return Some(&known::SMOLTCP_NO_SENDER_SWS);
+        }
+        let shift = match self.shifts {
+            (Some(s), Some(_)) => u32::from(s.min(14)),
+            _ => 0,
+        };
+        let wnd = u32::from(seg.window) << shift;
+        let small = wnd > 0 && wnd < self.max_wnd / 2 && wnd < mss;
+        self.max_wnd = self.max_wnd.max(wnd);
+        small.then_some(&known::SMOLTCP_NO_RECEIVER_SWS)
+    }
+
     /// Data [start, end) arrived: whether smoltcp had room to keep it, if it was out of order.
     fn data(&mut self, start: SeqNum, end: SeqNum) -> bool {
         let Some(next) = self.rcv_nxt else {
@@ -502,10 +537,23 @@ impl SmolStack {
 
     /// A segment arrives: a stale ACK on data, or out-of-order data with no room left, is a
     /// known difference seen (smoltcp will drop the segment without an ACK).
-    fn watch_arrival(&mut self, seg: &synack_core::SegmentSummary) {
+    fn watch_arrival(&mut self, seg: &synack_core::SegmentSummary, options: &OptionSummary) {
         let w = self.watch.entry((seg.dst.port(), seg.src)).or_default();
         w.arrived = Some(self.now);
+        if seg.flags.contains(Flags::SYN) {
+            w.peer_mss = Some(options.mss.unwrap_or(536));
+            w.shifts.1 = options.window_scale;
+        }
         let mut seen = None;
+        if seg.flags.contains(Flags::ACK) && seg.window == 0 && !seg.flags.contains(Flags::RST) {
+            seen = Some(&known::SMOLTCP_NO_ZERO_WINDOW_PROBE);
+        }
+        if let Some(d) = seen.take() {
+            self.saw(d);
+        }
+        let Some(w) = self.watch.get_mut(&(seg.dst.port(), seg.src)) else {
+            return;
+        };
         if seg.flags.contains(Flags::ACK) {
             if seg.len > 0 && w.una.is_some_and(|u| seg.ack.lt(u)) {
                 seen = Some(&known::SMOLTCP_OLD_ACK_DROPS_SEGMENT);
@@ -528,17 +576,28 @@ impl SmolStack {
     /// smoltcp sends a segment: its ACK sets where its in-order data ends, and a repeat of
     /// the same data that nothing arriving prompted, sooner than twice the wait before the
     /// previous repeat, is its backoff difference seen.
-    fn watch_sending(&mut self, seg: &synack_core::SegmentSummary) {
+    fn watch_sending(&mut self, seg: &synack_core::SegmentSummary, options: &OptionSummary) {
         let now = self.now;
         let w = self.watch.entry((seg.src.port(), seg.dst)).or_default();
         if seg.flags.contains(Flags::SYN) && w.sent.is_none_or(|(seq, _, _)| seq != seg.seq) {
             // (A SYN's first octet is its ISS, and SND.UNA is unknown until an ACK arrives.)
-            // A new incarnation.
-            *w = Watch::default();
+            // A new incarnation; what the peer's SYN announced stands.
+            *w = Watch {
+                peer_mss: w.peer_mss,
+                shifts: (None, w.shifts.1),
+                ..Watch::default()
+            };
         }
         if seg.flags.contains(Flags::ACK) && w.rcv_nxt.is_none_or(|n| n.lt(seg.ack)) {
             w.advance(seg.ack);
         }
+        let sws = w.silly(seg, options);
+        if let Some(d) = sws {
+            self.saw(d);
+        }
+        let Some(w) = self.watch.get_mut(&(seg.src.port(), seg.dst)) else {
+            return;
+        };
         if seg.flags.contains(Flags::RST)
             || !(seg.len > 0 || seg.flags.intersects(Flags::SYN | Flags::FIN))
         {
@@ -591,7 +650,7 @@ impl SmolStack {
             return;
         };
         let seg = synack_core::SegmentSummary::of(&p);
-        self.watch_sending(&seg);
+        self.watch_sending(&seg, &OptionSummary::of(&p.tcp.options));
         let key = (seg.src.port(), seg.dst);
         if seg.flags.contains(Flags::SYN) {
             self.iss.insert(key, seg.seq);
@@ -662,7 +721,7 @@ impl TcpStack for SmolStack {
             if seg.flags.contains(Flags::SYN) && self.has_connection(seg.dst, seg.src) {
                 self.hide_listeners(seg.dst.port());
             }
-            self.watch_arrival(&seg);
+            self.watch_arrival(&seg, &OptionSummary::of(&p.tcp.options));
             // smoltcp announces the MSS of a 1500-octet MTU; a peer announcing more is
             // acknowledged by the peer's measure (see the known difference).
             if seg.flags.contains(Flags::SYN)

@@ -146,6 +146,10 @@ pub(crate) struct Tcb {
     pub(crate) recovery_point: Option<SeqNum>,
     /// A zero-window probe is to be sent (RFC 9293 §3.8.6.1).
     pub(crate) probe_due: bool,
+    /// When the sender's SWS override timeout fires for data the silly-window rule holds back
+    /// (RFC 9293 §3.8.6.2.1 (4)), and whether it has fired.
+    pub(crate) sws_deadline: Option<Instant>,
+    pub(crate) sws_override: bool,
     /// An ACK is owed.
     pub(crate) ack_due: bool,
     /// RSTs to send, formed from the segment that caused them.
@@ -208,6 +212,8 @@ impl Tcb {
             rtx_due: false,
             recovery_point: None,
             probe_due: false,
+            sws_deadline: None,
+            sws_override: false,
             ack_due: false,
             control: VecDeque::new(),
             challenge_window: (Instant::ZERO, 0),
@@ -251,6 +257,7 @@ impl Tcb {
         self.syn_due = false;
         self.rtx_due = false;
         self.probe_due = false;
+        self.sws_deadline = None;
     }
 
     /// Active OPEN from CLOSED or LISTEN (§3.10.1, §3.10.2 LISTEN): "A SYN segment of the form

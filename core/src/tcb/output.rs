@@ -14,6 +14,10 @@ use crate::state::State;
 use crate::time::Instant;
 use crate::wire::Flags;
 
+/// The sender's SWS override timeout: how long data the silly-window rule holds back waits
+/// before it is sent anyway (RFC 9293 §3.8.6.2.1 (4), "in the range 0.1 - 1.0 seconds").
+pub(crate) const SWS_OVERRIDE: Duration = Duration::from_millis(200);
+
 impl Tcb {
     /// The right edge of the send window: SND.WL2 + SND.WND. RFC 9293 §3.8.6: "The window sent
     /// in each segment indicates the range of sequence numbers the sender of the window (the
@@ -62,8 +66,45 @@ impl Tcb {
 
     pub(crate) fn has_new_data_to_send(&self) -> bool {
         self.may_send_data()
-            && ((self.unsent() > 0 && self.usable_window() > 0)
-                || (self.fin_queued && self.snd_nxt == self.fin_seq()))
+            && (self.sendable() > 0 || (self.fin_queued && self.snd_nxt == self.fin_seq()))
+    }
+
+    /// The octets of new data to put in the next segment: min(D, U) up to one MSS, where D is
+    /// what is queued and unsent and U the usable window, or 0 while the sender's silly-window
+    /// rule holds them back. RFC 9293 §3.8.6.2.1 (MUST-38) sends data "(1) if a maximum-sized
+    /// segment can be sent, i.e., if: min(D,U) >= Eff.snd.MSS; (2) or if the data is pushed and
+    /// all queued data can be sent now, i.e., if: [SND.NXT = SND.UNA and] PUSHed and D <= U
+    /// ... (3) or if at least a fraction Fs of the maximum window can be sent, i.e., if:
+    /// [SND.NXT = SND.UNA and] min(D,U) >= Fs * Max(SND.WND); (4) or if the override timeout
+    /// occurs", with Fs = 1/2. Every SEND is pushed here (MAY-15), and the bracketed Nagle
+    /// conditions are not imposed.
+    fn sendable(&self) -> u32 {
+        let (d, u) = (self.unsent(), self.usable_window());
+        let n = d.min(u).min(u32::from(self.snd_mss));
+        let allowed = n == u32::from(self.snd_mss)
+            || n == d
+            || n >= self.max_snd_wnd / 2
+            || self.sws_override;
+        if allowed {
+            n
+        } else {
+            0
+        }
+    }
+
+    /// Starts the sender's SWS override timeout when the silly-window rule holds back data the
+    /// window would take, and stops it when nothing is held (§3.8.6.2.1 (4): "The override
+    /// timeout should be in the range 0.1 - 1.0 seconds").
+    pub(crate) fn arm_sws_override(&mut self, now: Instant) {
+        let held = self.may_send_data()
+            && self.unsent().min(self.usable_window()) > 0
+            && self.sendable() == 0;
+        if !held {
+            self.sws_deadline = None;
+            self.sws_override = false;
+        } else if self.sws_deadline.is_none() {
+            self.sws_deadline = Some(now + SWS_OVERRIDE);
+        }
     }
 
     /// RFC 9293 §3.8.6.2.2: the right window edge advances only when it can move by at least
@@ -179,6 +220,8 @@ impl Tcb {
     /// The next segment to send, if any. Arms the timers that the segment needs.
     pub(crate) fn poll_segment(&mut self, now: Instant) -> Option<OutSegment> {
         let seg = self.next_segment(now)?;
+        // What this segment left queued may be what the silly-window rule holds back.
+        self.arm_sws_override(now);
         let occupies = seg.data_len > 0 || seg.flags.intersects(Flags::SYN | Flags::FIN);
         if occupies && !seg.flags.contains(Flags::RST) {
             // RFC 6298 (5.1): "Every time a packet containing data is sent (including a
@@ -244,11 +287,10 @@ impl Tcb {
             }
         }
         if self.may_send_data() {
-            let n = self
-                .unsent()
-                .min(self.usable_window())
-                .min(u32::from(self.snd_mss));
+            let n = self.sendable();
             if n > 0 {
+                self.sws_override = false;
+                self.sws_deadline = None;
                 let seq = self.snd_nxt;
                 let seg = self.segment_from(seq, n, true);
                 self.snd_nxt = seq + seg.data_len + u32::from(seg.flags.contains(Flags::FIN));
@@ -291,6 +333,7 @@ impl Tcb {
             self.rtx_deadline,
             self.time_wait_deadline,
             self.user_deadline,
+            self.sws_deadline,
         ]
         .into_iter()
         .flatten()
@@ -310,6 +353,10 @@ impl Tcb {
             // TIME-WAIT TIMEOUT: "delete the TCB, enter the CLOSED state, and return."
             self.delete(Cause::Timeout(Timer::TimeWait), None);
             return;
+        }
+        if self.sws_deadline.is_some_and(|d| d <= now) {
+            self.sws_deadline = None;
+            self.sws_override = true;
         }
         if self.rtx_deadline.is_some_and(|d| d <= now) {
             self.rtx_deadline = None;
@@ -348,6 +395,7 @@ impl Tcb {
     /// edge), data waits and nothing is in flight to elicit a window update (RFC 9293
     /// §3.8.6.1: "a TCP implementation MUST support probing of a zero window", MUST-35).
     pub(crate) fn arm_persist(&mut self, now: Instant) {
+        self.arm_sws_override(now);
         if self.may_send_data()
             && self.window_closed()
             && self.snd_una == self.snd_nxt
