@@ -63,14 +63,31 @@ pub enum Bug {
     /// Challenge ACKs are not limited, while the stack declares at most one per second
     /// (RFC 5961 §7).
     UnlimitedChallengeAcks,
+    /// A segment of new data longer than [`SPLIT_AT`] octets leaves as two: its first
+    /// [`SPLIT_AT`] octets, then the rest, a short segment while a full one could be sent
+    /// (RFC 9293 §3.8.6.2.1, MUST-38).
+    SplitSegments,
+    /// Every read by the application, cut to [`SMALL_READ`] octets as an application reading
+    /// small records would make it, is followed by an ACK that offers the octets it freed at
+    /// once: the right edge of the window creeps forward (§3.8.6.2.2, MUST-39).
+    EagerWindowUpdates,
+    /// Zero-window probes are never sent: a segment of one octet at or past the right edge the
+    /// peer last offered is dropped (§3.8.6.1, MUST-36).
+    NoZeroWindowProbes,
 }
+
+/// Where `SplitSegments` cuts a segment.
+pub const SPLIT_AT: usize = 64;
+
+/// The most `EagerWindowUpdates` lets one read take.
+pub const SMALL_READ: usize = 100;
 
 /// The MSS `IgnorePeerMss` announces.
 pub const SMALL_MSS: u16 = 1000;
 
 impl Bug {
     /// Every bug, in the order `--plant` lists them.
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 19] = [
         Bug::DropRetransmittedFin,
         Bug::IgnorePeerMss,
         Bug::DoubleThePeerWindow,
@@ -87,6 +104,9 @@ impl Bug {
         Bug::OddChecksum,
         Bug::AcceptRstInWindow,
         Bug::UnlimitedChallengeAcks,
+        Bug::SplitSegments,
+        Bug::EagerWindowUpdates,
+        Bug::NoZeroWindowProbes,
     ];
 
     /// Its name on the command line.
@@ -108,6 +128,9 @@ impl Bug {
             Bug::OddChecksum => "odd-checksum",
             Bug::AcceptRstInWindow => "accept-rst-in-window",
             Bug::UnlimitedChallengeAcks => "unlimited-challenge-acks",
+            Bug::SplitSegments => "split-segments",
+            Bug::EagerWindowUpdates => "eager-window-updates",
+            Bug::NoZeroWindowProbes => "no-zero-window-probes",
         }
     }
 
@@ -208,6 +231,12 @@ pub struct Planted {
     /// For `ResetIgnoresAck`: SEG.SEQ, SEG.LEN and SEG.ACK of the last segment with ACK that
     /// arrived, if the last to arrive had one.
     last_in: Option<(SeqNum, u32, SeqNum)>,
+    /// For `EagerWindowUpdates` and `NoZeroWindowProbes`, by (source port, destination port)
+    /// of what the stack sends: its latest segment with ACK (after its SYN), with SND.NXT as
+    /// it stood then; and a right edge: for `NoZeroWindowProbes` the one the peer last offered,
+    /// for `EagerWindowUpdates` the largest the stack offered.
+    last_out: BTreeMap<(u16, u16), (Vec<u8>, SeqNum)>,
+    peer_edge: BTreeMap<(u16, u16), SeqNum>,
 }
 
 /// A segment `NoBackoff` sends again: its (source port, destination port), its end, when it
@@ -232,6 +261,8 @@ impl Planted {
             unacked: Vec::new(),
             acks: BTreeMap::new(),
             last_in: None,
+            last_out: BTreeMap::new(),
+            peer_edge: BTreeMap::new(),
         }
     }
 
@@ -253,6 +284,34 @@ impl Planted {
         let pure_ack = t.flags == Flags::ACK && p.payload.is_empty();
         let occupies = !p.payload.is_empty() || t.flags.intersects(Flags::SYN | Flags::FIN);
         let repeat = occupies && !self.sent.insert(key);
+        if self.bug == Bug::EagerWindowUpdates
+            && t.flags.contains(Flags::ACK)
+            && !t.flags.intersects(Flags::SYN | Flags::RST)
+        {
+            let end = t.seq
+                + u32::try_from(p.payload.len()).unwrap_or(u32::MAX)
+                + u32::from(t.flags.contains(Flags::FIN));
+            let next = match self.last_out.get(&ports) {
+                Some((_, n)) if end.lt(*n) => *n,
+                _ => end,
+            };
+            // The edge its own updates offered stays offered: the stack's later segments would
+            // pull it back.
+            let offered = self.peer_edge.get(&ports).copied();
+            let kept = offered.filter(|e| (t.ack + u32::from(t.window)).lt(*e));
+            let out = match kept {
+                Some(e) => rewrite(bytes, |h| {
+                    h.window = u16::try_from(h.ack.distance_to(e)).unwrap_or(u16::MAX)
+                }),
+                None => Some(bytes.to_vec()),
+            };
+            let out = out.unwrap_or_else(|| bytes.to_vec());
+            self.last_out.insert(ports, (out.clone(), next));
+            if kept.is_none() {
+                self.peer_edge.insert(ports, t.ack + u32::from(t.window));
+            }
+            return Some(out);
+        }
         match self.bug {
             Bug::DropRetransmittedFin if repeat && t.flags.contains(Flags::FIN) => None,
             Bug::IgnorePeerMss => rewrite(bytes, |t| set_mss(t, SMALL_MSS)),
@@ -333,6 +392,35 @@ impl Planted {
             Bug::FinMoves if repeat && t.flags.contains(Flags::FIN) && p.payload.is_empty() => {
                 rewrite(bytes, |t| t.seq += 1)
             }
+            Bug::SplitSegments if !repeat && p.payload.len() > SPLIT_AT => {
+                let (first, rest) = p.payload.split_at(SPLIT_AT);
+                let mut head = p.tcp.clone();
+                head.flags -= Flags::FIN;
+                let mut tail = p.tcp.clone();
+                tail.seq += SPLIT_AT as u32;
+                self.sent.insert((t.src_port, t.dst_port, tail.seq.get()));
+                let second = Packet {
+                    ip: p.ip.clone(),
+                    tcp: tail,
+                    payload: rest,
+                }
+                .to_bytes()
+                .ok()?;
+                self.hold(now, second);
+                Packet {
+                    ip: p.ip.clone(),
+                    tcp: head,
+                    payload: first,
+                }
+                .to_bytes()
+                .ok()
+            }
+            Bug::NoZeroWindowProbes
+                if p.payload.len() == 1
+                    && self.peer_edge.get(&ports).is_some_and(|e| e.le(t.seq)) =>
+            {
+                None
+            }
             Bug::OddChecksum if p.payload.len() % 2 == 1 => {
                 // The last octet stands in the sum as the high half of a word: take it out.
                 let mut b = bytes.to_vec();
@@ -351,11 +439,55 @@ impl Planted {
     }
 }
 
+impl Planted {
+    /// `EagerWindowUpdates`: the application read `n` octets on `id`; an ACK at once offers
+    /// them on top of the window the stack last offered.
+    fn offer_freed(&mut self, id: SocketId, n: usize) {
+        let Some((local, remote)) = self.inner.endpoints(id) else {
+            return;
+        };
+        let ports = (local.port(), remote.port());
+        let Some((bytes, next)) = self.last_out.get(&ports) else {
+            return;
+        };
+        let Ok(p) = Packet::parse(bytes) else {
+            return;
+        };
+        let mut tcp = p.tcp.clone();
+        tcp.seq = *next;
+        tcp.flags = Flags::ACK;
+        let freed = u16::try_from(n).unwrap_or(u16::MAX);
+        tcp.window = tcp.window.saturating_add(freed);
+        let update = Packet {
+            ip: p.ip.clone(),
+            tcp,
+            payload: &[],
+        }
+        .to_bytes();
+        if let Ok(b) = update {
+            let edge = p.tcp.ack + u32::from(p.tcp.window.saturating_add(freed));
+            self.peer_edge.insert(ports, edge);
+            self.last_out.insert(ports, (b.clone(), *next));
+            // Due at once: it goes out at the host's next transmission.
+            self.hold(Instant::ZERO, b);
+        }
+    }
+}
+
 impl TcpStack for Planted {
     fn name(&self) -> &str {
         "planted"
     }
     fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        if self.bug == Bug::NoZeroWindowProbes {
+            if let Ok(p) = Packet::parse(bytes) {
+                let t = &p.tcp;
+                if t.flags.contains(Flags::ACK) && !t.flags.intersects(Flags::SYN | Flags::RST) {
+                    let edge = t.ack + u32::from(t.window);
+                    self.peer_edge.insert((t.dst_port, t.src_port), edge);
+                }
+            }
+        }
         if self.bug == Bug::ResetIgnoresAck {
             self.last_in = Packet::parse(bytes).ok().and_then(|p| {
                 let len = u32::try_from(p.payload.len()).unwrap_or(u32::MAX)
@@ -476,7 +608,15 @@ impl TcpStack for Planted {
         self.inner.send(now, id, data)
     }
     fn recv(&mut self, id: SocketId, buf: &mut [u8]) -> Result<usize, UserError> {
-        self.inner.recv(id, buf)
+        if self.bug != Bug::EagerWindowUpdates {
+            return self.inner.recv(id, buf);
+        }
+        let small = buf.len().min(SMALL_READ);
+        let r = self.inner.recv(id, &mut buf[..small]);
+        if let Ok(n @ 1..) = r {
+            self.offer_freed(id, n);
+        }
+        r
     }
     fn close(&mut self, id: SocketId) -> Result<(), UserError> {
         self.inner.close(id)
