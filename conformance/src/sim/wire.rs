@@ -1387,6 +1387,89 @@ mod tests {
         arrive(o, &syn_ack);
     }
 
+    fn ms(n: u64) -> Instant {
+        Instant::ZERO + Duration::from_millis(n)
+    }
+
+    /// The handshake, then A's application hands its stack `written` octets at 1 ms and B
+    /// acknowledges the SYN offering `window`.
+    fn ready_to_send(o: &mut WireOracle, written: u64, window: u16) {
+        handshake(o, Some(1000), Some(1000), window);
+        o.wrote(ms(1), A, B, written);
+    }
+
+    #[test]
+    fn a_short_segment_while_a_full_one_fits_fails_must_38() {
+        let mut o = oracle();
+        ready_to_send(&mut o, 5000, 8000);
+        let short = seg(A, 101, 301, Flags::ACK, 65535, 64);
+        let v = o.sent(ms(2), 0, &short, &[0; 64]);
+        assert_eq!(v.map(|v| v.requirement), Some("MUST-38"));
+    }
+
+    #[test]
+    fn a_full_segment_and_one_that_empties_the_queue_pass_must_38() {
+        let mut o = oracle();
+        ready_to_send(&mut o, 1300, 8000);
+        let full = seg(A, 101, 301, Flags::ACK, 65535, 1000);
+        assert_eq!(o.sent(ms(2), 0, &full, &[0; 1000]), None);
+        let rest = seg(A, 1101, 301, Flags::ACK, 65535, 300);
+        assert_eq!(o.sent(ms(2), 0, &rest, &[0; 300]), None);
+    }
+
+    #[test]
+    fn a_sliver_of_window_is_sent_only_after_the_least_override_timeout_must_38() {
+        // B offers 1300 octets; A sends one full segment, then the 300 left in the window
+        // (under half of 1300) while 4000 wait: at once it is silly, 0.1 s after the write not.
+        for (at, silly) in [(ms(2), true), (ms(101), false)] {
+            let mut o = oracle();
+            ready_to_send(&mut o, 5000, 1300);
+            let full = seg(A, 101, 301, Flags::ACK, 65535, 1000);
+            assert_eq!(o.sent(ms(2), 0, &full, &[0; 1000]), None);
+            let sliver = seg(A, 1101, 301, Flags::ACK, 65535, 300);
+            let v = o.sent(at, 0, &sliver, &[0; 300]);
+            assert_eq!(v.map(|v| v.requirement), silly.then_some("MUST-38"));
+        }
+    }
+
+    #[test]
+    fn a_right_edge_moved_by_a_sliver_fails_must_39_and_by_half_the_buffer_passes() {
+        for (window, silly) in [(100, true), (2000, false)] {
+            let mut o = oracle();
+            handshake(&mut o, Some(1000), Some(1000), 4000);
+            assert_eq!(send(&mut o, &seg(A, 101, 301, Flags::ACK, 4000, 0)), None);
+            // A has received 4000 octets of B's and read none: its window is closed.
+            assert_eq!(send(&mut o, &seg(A, 101, 4301, Flags::ACK, 0, 0)), None);
+            // Its application reads; the update moves the edge past 8301.
+            let update = seg(A, 101, 4301, Flags::ACK, window, 0);
+            let v = send(&mut o, &update);
+            assert_eq!(v.map(|v| v.requirement), silly.then_some("MUST-39"));
+        }
+    }
+
+    #[test]
+    fn data_behind_a_zero_window_must_be_probed_must_36() {
+        for probed in [false, true] {
+            let mut o = oracle();
+            ready_to_send(&mut o, 5000, 1000);
+            let full = seg(A, 101, 301, Flags::ACK, 65535, 1000);
+            assert_eq!(o.sent(ms(2), 0, &full, &[0; 1000]), None);
+            // B takes it all and closes its window.
+            o.arrived(ms(3), 0, &seg(B, 301, 1101, Flags::ACK, 0, 0), None);
+            if probed {
+                let probe = seg(A, 1101, 301, Flags::ACK, 65535, 1);
+                assert_eq!(o.sent(ms(1003), 0, &probe, &[0]), None);
+            }
+            let found: Vec<_> = o
+                .unprobed(ms(2000), true)
+                .into_iter()
+                .map(|(local, _, v)| (local, v.requirement))
+                .collect();
+            let expected = if probed { vec![] } else { vec![(A, "MUST-36")] };
+            assert_eq!(found, expected);
+        }
+    }
+
     #[test]
     fn data_within_the_announced_mss_passes_and_past_it_fails_must_16() {
         let mut o = oracle();
