@@ -33,6 +33,9 @@ pub struct RunConfig {
     pub transfer: Option<u64>,
     /// The stacks, and a bug planted in both.
     pub stacks: Pairing,
+    /// A condition's fixed scenario by name (`crate::sim::conditions::fixed`), in place of
+    /// what the swarm profile draws.
+    pub conditions: Option<&'static str>,
 }
 
 impl Default for RunConfig {
@@ -44,6 +47,7 @@ impl Default for RunConfig {
             max_bytes: DEFAULT_MAX_BYTES,
             transfer: None,
             stacks: Pairing::core(),
+            conditions: None,
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct ConfigRecord {
     pub transfer: Option<u64>,
     /// The planted bug, if any.
     pub plant: Option<String>,
+    /// The fixed conditions, if any.
+    pub conditions: Option<String>,
 }
 
 impl RunConfig {
@@ -113,6 +119,7 @@ impl RunConfig {
             max_bytes: self.max_bytes,
             transfer: self.transfer,
             plant: self.stacks.plant.map(|b| b.to_string()),
+            conditions: self.conditions.map(str::to_string),
         }
     }
 
@@ -124,6 +131,7 @@ impl RunConfig {
             max_bytes: self.max_bytes,
             transfer: self.transfer,
             stacks: self.stacks,
+            conditions: self.conditions,
             ..RunSpec::new(seed, self.faults)
         }
     }

@@ -190,6 +190,14 @@ struct RunArgs {
     /// Plant a known bug in both stacks, to see the harness catch it.
     #[arg(long, hide = true)]
     plant: Option<Bug>,
+    /// One condition's fixed scenario in place of what the swarm draws: small-buffers,
+    /// mss-536, mss-8960, isn-wrap, stalled-reader, slow-readers, held-duplicates, attacker.
+    #[arg(long, value_parser = parse_conditions)]
+    conditions: Option<&'static str>,
+}
+
+fn parse_conditions(name: &str) -> Result<&'static str, String> {
+    synack::sim::conditions::by_name(name).map(|f| f.name)
 }
 
 fn parse_stack(name: &str) -> Result<&'static StackEntry, String> {
@@ -208,6 +216,7 @@ impl RunArgs {
                 plant: self.plant,
                 ..self.stacks
             },
+            conditions: self.conditions,
         }
     }
 }
@@ -260,7 +269,7 @@ struct ReplayArgs {
     seed: Option<u64>,
     /// Replay a regression file instead: its seed, profiles, workload, stacks and fault
     /// schedule, so no other run setting may be given with it.
-    #[arg(long, conflicts_with_all = ["seed", "faults", "profile", "workload", "max_bytes", "transfer", "stacks", "plant"])]
+    #[arg(long, conflicts_with_all = ["seed", "faults", "profile", "workload", "max_bytes", "transfer", "stacks", "plant", "conditions"])]
     regression: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
@@ -810,6 +819,19 @@ fn default_suite() -> Result<bool, String> {
             Some(f) => {
                 ok = false;
                 say!("  {name:<20} FAILED: {f}");
+            }
+        }
+    }
+    say!(
+        "conditions, each alone (bulk transfer of {} octets, rfc9293; faults none but for held duplicates):",
+        suite::CONDITION_TRANSFER
+    );
+    for (name, outcome) in suite::conditions()? {
+        match outcome {
+            Ok(packets) => say!("  {name:<20} passed ({packets} packets)"),
+            Err(e) => {
+                ok = false;
+                say!("  {name:<20} FAILED: {e}");
             }
         }
     }

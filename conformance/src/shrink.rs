@@ -40,6 +40,9 @@ pub struct Regression {
     /// A bug planted in both stacks, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plant: Option<String>,
+    /// A condition's fixed scenario by name (`--conditions`), if the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<String>,
     /// The oracle that failed, and how.
     pub failure: String,
     /// The fault decisions, by packet.
@@ -160,6 +163,14 @@ impl Regression {
             max_bytes: self.max_bytes,
             schedule: Some(self.schedule.iter().cloned().collect()),
             stacks: self.pairing()?,
+            conditions: match &self.conditions {
+                None => None,
+                Some(c) => Some(
+                    crate::sim::conditions::by_name(c)
+                        .map_err(|e| Error::parse("regression field conditions", e))?
+                        .name,
+                ),
+            },
             ..RunSpec::new(self.seed, faults)
         })
     }
@@ -336,6 +347,7 @@ pub fn write_regression(
         max_bytes: spec.max_bytes,
         stacks: spec.stacks.names(),
         plant: spec.stacks.plant.map(|b| b.to_string()),
+        conditions: spec.conditions.map(str::to_string),
         failure: shrunk.failure.to_string(),
         schedule: shrunk.schedule.iter().map(|(k, v)| (*k, *v)).collect(),
     };

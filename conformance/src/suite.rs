@@ -2,8 +2,8 @@
 //!
 //! This module owns the suite's contents: synack-core's transition tables against the RFC 793
 //! and RFC 9293 references, the RFC 793 figures and the teaching flows played as scripts, six
-//! fixed scenarios on a perfect network, and a swarm sweep of [`SWEEP_SEEDS`]. The CLI prints
-//! what each part returns.
+//! fixed scenarios on a perfect network, each swarm condition's fixed scenario, and a swarm
+//! sweep of [`SWEEP_SEEDS`]. The CLI prints what each part returns.
 
 use std::ops::Range;
 
@@ -168,6 +168,39 @@ pub fn run_scenario(workload: Workload) -> Result<RunResult, Error> {
         ..RunSpec::new(0, Faults::None)
     };
     sim::run(&spec, &TraceOptions::default())
+}
+
+/// A condition's fixed scenario: the packets it took, or what went wrong.
+pub type ConditionOutcome = Result<u64, String>;
+
+/// The octets of the bulk transfer each condition's fixed scenario makes.
+pub const CONDITION_TRANSFER: u64 = 200_000;
+
+/// Each condition's fixed scenario (`crate::sim::conditions::fixed`) on synack-core: a bulk
+/// transfer on a perfect network (lossy for held duplicates), which must pass and check each requirement the condition is
+/// there for. Each name comes with its packet count, or what went wrong.
+pub fn conditions() -> Result<Vec<(&'static str, ConditionOutcome)>, Error> {
+    let mut out = Vec::new();
+    for f in crate::sim::conditions::fixed() {
+        let spec = RunSpec {
+            transfer: Some(CONDITION_TRANSFER),
+            conditions: Some(f.name),
+            ..RunSpec::new(0, f.faults)
+        };
+        let r = sim::run(&spec, &TraceOptions::default())?;
+        let unchecked: Vec<_> = f
+            .checks
+            .iter()
+            .filter(|c| r.requirement_checks.get(*c).is_none_or(|n| *n == 0))
+            .collect();
+        let outcome = match (&r.failure, unchecked.is_empty()) {
+            (Some(failure), _) => Err(failure.to_string()),
+            (None, false) => Err(format!("never checked {unchecked:?}")),
+            (None, true) => Ok(r.packets),
+        };
+        out.push((f.name, outcome));
+    }
+    Ok(out)
 }
 
 /// The suite's sweep, on `jobs` threads.

@@ -68,6 +68,11 @@ pub struct Config {
     pub challenge_ack_limit: u32,
     /// Record an [`crate::Observation`] log that [`crate::Endpoint::drain_log`] returns.
     pub record_log: bool,
+    /// `Some(base)`: every ISN is `base` plus RFC 6528's clock M (the 4 µs timer), without its
+    /// keyed hash F, so ISNs sit where a test puts them: just below 2^32, say, so that the
+    /// sequence numbers wrap inside a transfer. Still clock-driven (RFC 9293 §3.4.1, MUST-8),
+    /// but guessable: `None`, RFC 6528's M + F, is the choice outside tests.
+    pub isn_base: Option<u32>,
 }
 
 impl Default for Config {
@@ -86,6 +91,7 @@ impl Default for Config {
             backlog: 128,
             challenge_ack_limit: 10,
             record_log: false,
+            isn_base: None,
         }
     }
 }

@@ -105,10 +105,18 @@ impl core::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// An endpoint at `addr` whose ISNs come from RFC 6528 with `isn_key`.
+    /// An endpoint at `addr` whose ISNs come from RFC 6528 with `isn_key`, or from the clock
+    /// alone after `Config::isn_base`.
     #[must_use]
     pub fn new(config: Config, addr: Ipv4Addr, isn_key: [u8; 16]) -> Endpoint {
-        Endpoint::with_isn(config, addr, Box::new(Rfc6528::new(isn_key)))
+        let isn: Box<dyn IsnGenerator> = match config.isn_base {
+            // RFC 6528's M alone: the 4 µs clock from `base`.
+            Some(base) => Box::new(move |now: Instant, _, _| {
+                SeqNum(base.wrapping_add((now.as_nanos() / 4_000) as u32))
+            }),
+            None => Box::new(Rfc6528::new(isn_key)),
+        };
+        Endpoint::with_isn(config, addr, isn)
     }
 
     /// An endpoint whose ISNs come from `isn`.

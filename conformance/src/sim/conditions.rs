@@ -1,7 +1,7 @@
 //! Conditions that make the wire oracles bite: small receive buffers and slow readers (windows
-//! close and stay closed, probes go out, window updates get lost), MSS values small, large and unannounced,
-//! old duplicates held back for seconds (the SND.WL1/SND.WL2 rule and stale ACKs), and an
-//! off-path attacker (RFC 5961).
+//! close and stay closed, probes go out, window updates get lost), MSS values small, large and
+//! unannounced, old duplicates held back for seconds (the SND.WL1/SND.WL2 rule and stale ACKs),
+//! an off-path attacker (RFC 5961), and ISNs just below 2^32, so that sequence numbers wrap.
 //!
 //! This module owns [`Conditions`]: what a run's hosts are configured with and how their
 //! applications read, beyond the fault models. The swarm fault profile draws them per seed from
@@ -38,6 +38,120 @@ pub struct Conditions {
     /// An off-path attacker forges a segment about this often while the faults run
     /// (`super::attacker`), against stacks that declare RFC 5961's mitigations.
     pub attack: Option<Duration>,
+    /// The host's ISNs start this far below 2^32 (plus RFC 6528's 4 µs clock), so that its
+    /// sequence numbers wrap inside a transfer (synack-core's `Config::isn_base`; a stack that
+    /// chooses its own ISNs keeps them).
+    pub isn_below_wrap: [Option<u32>; 2],
+}
+
+/// A fixed scenario for one condition: the condition on its own, with the wire checks it is
+/// there to exercise. `--conditions NAME` runs a sweep or replay under it; the default suite
+/// runs each in a bulk transfer on a perfect network.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixed {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// The conditions.
+    pub conditions: Conditions,
+    /// The fault profile its scenario runs under: none, but for the held duplicates, which
+    /// the network makes only while its faults run.
+    pub faults: crate::net::faults::Profile,
+    /// Wire requirements a bulk transfer under it checks at least once.
+    pub checks: &'static [&'static str],
+}
+
+/// Every condition's fixed scenario.
+pub fn fixed() -> [Fixed; 8] {
+    let stall = Some(Duration::from_secs(3));
+    let none = Conditions::default();
+    [
+        Fixed {
+            name: "small-buffers",
+            conditions: Conditions {
+                recv_buffer: [Some(4096); 2],
+                ..none
+            },
+            faults: crate::net::faults::Profile::None,
+            checks: &["§3.8.6", "MUST-40", "MUST-39"],
+        },
+        Fixed {
+            name: "mss-536",
+            conditions: Conditions {
+                mss: [Some(536); 2],
+                ..none
+            },
+            faults: crate::net::faults::Profile::None,
+            checks: &["MUST-15"],
+        },
+        Fixed {
+            name: "mss-8960",
+            conditions: Conditions {
+                mss: [Some(8960); 2],
+                ..none
+            },
+            faults: crate::net::faults::Profile::None,
+            checks: &["MUST-16"],
+        },
+        Fixed {
+            name: "isn-wrap",
+            conditions: Conditions {
+                isn_below_wrap: [Some(50_000); 2],
+                ..none
+            },
+            faults: crate::net::faults::Profile::None,
+            checks: &["§3.8.6", "MUST-16", "MUST-40", "MUST-39", "§3.6"],
+        },
+        Fixed {
+            name: "stalled-reader",
+            conditions: Conditions {
+                recv_buffer: [Some(4096); 2],
+                stall: [stall; 2],
+                ..none
+            },
+            // (Its probes' repeats, SHLD-29 and SHLD-30, are exercised by the swarm's loss.)
+            faults: crate::net::faults::Profile::None,
+            checks: &["§3.8.6", "MUST-36", "MUST-37", "MUST-38"],
+        },
+        Fixed {
+            name: "slow-readers",
+            conditions: Conditions {
+                read_pause: [Some(Duration::from_millis(5)); 2],
+                ..none
+            },
+            faults: crate::net::faults::Profile::None,
+            checks: &["SHLD-14"],
+        },
+        Fixed {
+            name: "held-duplicates",
+            conditions: Conditions {
+                hold: Some(Duration::from_secs(2)),
+                ..none
+            },
+            faults: crate::net::faults::Profile::Lossy,
+            checks: &["§3.8.6", "SHLD-14", "MUST-40"],
+        },
+        Fixed {
+            name: "attacker",
+            conditions: Conditions {
+                stall: [stall; 2],
+                attack: Some(Duration::from_millis(50)),
+                ..none
+            },
+            faults: crate::net::faults::Profile::None,
+            checks: &["RFC 5961 §3.2", "RFC 5961 §4.2", "RFC 5961 §5.2"],
+        },
+    ]
+}
+
+/// The fixed scenario named `name`; the error lists the names.
+pub fn by_name(name: &str) -> Result<Fixed, String> {
+    fixed().into_iter().find(|f| f.name == name).ok_or_else(|| {
+        let names: Vec<_> = fixed().iter().map(|f| f.name).collect();
+        format!(
+            "unknown conditions {name:?}: expected one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// The MSS values drawn: the IPv4 default (no option), a small one, and a jumbo frame's.
@@ -62,6 +176,11 @@ impl Conditions {
         c.hold = rng.random_bool(1.0 / 3.0).then_some(hold);
         let every = Duration::from_millis(rng.random_range(20..500));
         c.attack = rng.random_bool(0.25).then_some(every);
+        // Drawn last, so that the draws before are what they were before it existed.
+        for h in 0..2 {
+            let below = rng.random_range(1..400_000u32);
+            c.isn_below_wrap[h] = rng.random_bool(0.25).then_some(below);
+        }
         c
     }
 
@@ -73,6 +192,9 @@ impl Conditions {
         if let Some(m) = self.mss[host] {
             config.mss = m;
             config.mss_option = m != synack_core::DEFAULT_MSS;
+        }
+        if let Some(below) = self.isn_below_wrap[host] {
+            config.isn_base = Some(0u32.wrapping_sub(below));
         }
     }
 
@@ -109,6 +231,9 @@ impl fmt::Display for Conditions {
             }
             if let Some(p) = self.stall[h] {
                 parts.push(format!("{name} stops reading for {} ms", p.as_millis()));
+            }
+            if let Some(below) = self.isn_below_wrap[h] {
+                parts.push(format!("{name} ISNs from 2^32 - {below}"));
             }
         }
         if let Some(h) = self.hold {

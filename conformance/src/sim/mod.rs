@@ -101,10 +101,11 @@ pub struct RunSpec {
     /// replay command names them. ([`run_with`] takes a factory of its own.)
     #[serde(skip)]
     pub stacks: Pairing,
-    /// The conditions, if given; otherwise the swarm profile draws them from the seed and the
-    /// others run without (see [`conditions`]).
+    /// The fixed conditions by name (`conditions::fixed`, `--conditions`), if given;
+    /// otherwise the swarm profile draws them from the seed and the others run without (see
+    /// [`conditions`]).
     #[serde(skip)]
-    pub conditions: Option<Conditions>,
+    pub conditions: Option<&'static str>,
 }
 
 impl RunSpec {
@@ -128,8 +129,11 @@ impl RunSpec {
 
     /// The run's conditions: given, or drawn from the seed under the swarm profile.
     pub fn conditions(&self) -> Conditions {
-        match self.conditions {
-            Some(c) => c,
+        match self
+            .conditions
+            .and_then(|name| conditions::by_name(name).ok())
+        {
+            Some(f) => f.conditions,
             None if self.faults == faults::Profile::Swarm && self.decisions.is_none() => {
                 Conditions::draw(&mut rng(self.seed, streams::CONDITIONS))
             }
@@ -162,6 +166,9 @@ impl RunSpec {
         }
         if let Some(b) = self.stacks.plant {
             cmd.push_str(&format!(" --plant {b}"));
+        }
+        if let Some(c) = self.conditions {
+            cmd.push_str(&format!(" --conditions {c}"));
         }
         cmd
     }
