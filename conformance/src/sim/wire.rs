@@ -90,10 +90,12 @@ enum Check {
     ReceiverSws,
     Probe,
     ProbesKeepOpen,
+    Karn,
+    SynFallback,
 }
 
 impl Check {
-    const ALL: [Check; 29] = [
+    const ALL: [Check; 31] = [
         Check::Window,
         Check::Mss,
         Check::DefaultMss,
@@ -123,6 +125,8 @@ impl Check {
         Check::ReceiverSws,
         Check::Probe,
         Check::ProbesKeepOpen,
+        Check::Karn,
+        Check::SynFallback,
     ];
 
     /// The requirement it checks.
@@ -157,6 +161,8 @@ impl Check {
             Check::ReceiverSws => "MUST-39",
             Check::Probe => "MUST-36",
             Check::ProbesKeepOpen => "MUST-37",
+            Check::Karn => "MUST-18",
+            Check::SynFallback => "RFC 6298 (5.7)",
         }
     }
 
@@ -188,6 +194,12 @@ pub struct Judge {
     last_gap: Option<Duration>,
     /// Whether `armed_at` is the latest timeout and nothing has arrived since.
     exact: bool,
+    /// Karn's algorithm: one past the last octet (or SYN) it retransmitted on a timeout, whose
+    /// ACK gives no RTT sample; the backoffs its RTO carries until an ACK of something sent
+    /// only once gives one; and whether its SYN timed out with no sample since.
+    rtx_end: Option<SeqNum>,
+    karn: u32,
+    syn_timed_out: bool,
     /// When a segment last reached it: what it sends then may answer that segment.
     last_arrival: Option<Instant>,
     /// When in-order data it has not yet acknowledged first reached it, and how many octets.
@@ -413,6 +425,17 @@ impl WireOracle {
         if me.snd_una != una_before {
             if let Some(una) = me.snd_una {
                 trim(judge, una);
+                // Karn (RFC 6298 §5): an ACK of retransmitted octets alone gives no RTT sample,
+                // so the backed-off RTO stays; one that covers an octet sent once may collapse
+                // it, and ends RFC 6298 (5.7)'s fallback.
+                if judge.rtx_end.is_some_and(|e| una.le(e)) {
+                    // A SYN's backoffs give way to RFC 6298 (5.7) once data flows.
+                    if !judge.syn_timed_out {
+                        judge.karn = judge.karn.max(judge.backoffs);
+                    }
+                } else {
+                    (judge.karn, judge.syn_timed_out) = (0, false);
+                }
             }
             judge.backoffs = 0;
             judge.last_gap = None;
@@ -1129,18 +1152,34 @@ fn timing(
         params.rto_min.min(params.rto_initial)
     };
     let k = judge.backoffs;
-    let check = match (probe, syn, k) {
+    let mut check = match (probe, syn, k) {
         (true, _, 0) => Check::FirstProbe,
         (true, _, _) => Check::ProbeBackoff,
         (false, true, 0) => Check::SynRto,
         (false, false, 0) => Check::DataRto,
         (false, _, _) => Check::Backoff,
     };
+    let backed_off = |k: u32| {
+        floor
+            .checked_mul(1u32.checked_shl(k.min(31)).unwrap_or(u32::MAX))
+            .unwrap_or(params.rto_max)
+            .min(params.rto_max)
+    };
+    let mut doubled = backed_off(k);
+    // The first timeout of data after a timeout whose ACK gave no RTT sample: the RTO is still
+    // backed off (Karn's algorithm, MUST-18), and after a SYN that timed out it is at least
+    // 3 s (RFC 6298 (5.7)) for a stack whose initial RTO is less. Timestamps (RFC 7323) give
+    // samples from retransmissions, so a segment that carries them is judged without either.
+    if check == Check::DataRto && s.options.timestamps.is_none() {
+        if judge.karn > 0 && backed_off(judge.karn) > doubled {
+            (check, doubled) = (Check::Karn, backed_off(judge.karn));
+        }
+        let fallback = Duration::from_secs(3);
+        if judge.syn_timed_out && params.rto_initial < fallback && doubled < fallback {
+            (check, doubled) = (Check::SynFallback, fallback);
+        }
+    }
     tick(counts, check);
-    let doubled = floor
-        .checked_mul(1u32.checked_shl(k.min(31)).unwrap_or(u32::MAX))
-        .unwrap_or(params.rto_max)
-        .min(params.rto_max);
     let since_last = judge
         .last_gap
         .filter(|_| judge.exact)
@@ -1156,6 +1195,12 @@ fn timing(
             "segment"
         };
         let rule = match k {
+            0 if check == Check::Karn => format!(
+                "its RTO was backed off {} time(s) and no RTT sample has come since (an ACK of retransmitted octets gives none), so it is at least {}",
+                judge.karn,
+                fmt_gap(required)
+            ),
+            0 if check == Check::SynFallback => "its SYN timed out, so its RTO is at least 3 s once data flows (its initial RTO is less)".to_string(),
             0 if syn => format!("the initial RTO it declares is {:?}", params.rto_initial),
             0 => format!("the least RTO it declares is {:?}", floor),
             _ => format!(
@@ -1176,6 +1221,12 @@ fn timing(
     judge.exact = true;
     judge.armed_at = Some(now);
     judge.backoffs = k.saturating_add(1);
+    judge.rtx_end = Some(
+        judge
+            .rtx_end
+            .map_or(end, |e| if e.lt(end) { end } else { e }),
+    );
+    judge.syn_timed_out |= syn;
     violation
 }
 
@@ -1444,6 +1495,24 @@ mod tests {
             let update = seg(A, 101, 4301, Flags::ACK, window, 0);
             let v = send(&mut o, &update);
             assert_eq!(v.map(|v| v.requirement), silly.then_some("MUST-39"));
+        }
+    }
+
+    #[test]
+    fn after_an_ack_of_a_retransmission_the_rto_stays_backed_off_must_18() {
+        for (again, karn_kept) in [(2200, false), (3200, true)] {
+            let mut o = oracle();
+            handshake(&mut o, Some(1000), Some(1000), 8000);
+            let first = seg(A, 101, 301, Flags::ACK, 65535, 1000);
+            assert_eq!(o.sent(ms(0), 0, &first, &[0; 1000]), None);
+            // Its timer expires after the least RTO (1 s): it backs off to 2 s.
+            assert_eq!(o.sent(ms(1000), 0, &first, &[0; 1000]), None);
+            // The ACK may answer either copy: no RTT sample, the RTO stays at 2 s.
+            o.arrived(ms(1100), 0, &seg(B, 301, 1101, Flags::ACK, 8000, 0), None);
+            let next = seg(A, 1101, 301, Flags::ACK, 65535, 1000);
+            assert_eq!(o.sent(ms(1200), 0, &next, &[0; 1000]), None);
+            let v = o.sent(ms(again), 0, &next, &[0; 1000]);
+            assert_eq!(v.map(|v| v.requirement), (!karn_kept).then_some("MUST-18"));
         }
     }
 

@@ -200,6 +200,19 @@ pub const SMOLTCP_NO_ZERO_WINDOW_PROBE: KnownDifference = KnownDifference {
     requirements: &["MUST-36"],
 };
 
+/// smoltcp 0.12 does not raise its RTO to 3 s after its SYN timed out.
+pub const SMOLTCP_NO_SYN_RTO_FALLBACK: KnownDifference = KnownDifference {
+    id: "smoltcp-no-syn-rto-fallback",
+    stack: "smoltcp",
+    summary: "after its SYN or SYN,ACK was retransmitted on a timeout, smoltcp times its first \
+              data from its own RTO (700 ms initially), not from 3 s",
+    rfc: "RFC 6298 (5.7): if the timer expires awaiting the ACK of a SYN segment and the RTO \
+          is less than 3 seconds, the RTO MUST be re-initialized to 3 seconds when data \
+          transmission begins",
+    explains: &[Oracle::Wire],
+    requirements: &["RFC 6298 (5.7)"],
+};
+
 /// Linux retransmits before its RTO, by RFC 8985's RACK and tail loss probes.
 pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
     id: "linux-rack-tlp",
@@ -215,7 +228,7 @@ pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 12] = [
+pub const ALL: [&KnownDifference; 13] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
@@ -227,6 +240,7 @@ pub const ALL: [&KnownDifference; 12] = [
     &SMOLTCP_NO_SENDER_SWS,
     &SMOLTCP_NO_RECEIVER_SWS,
     &SMOLTCP_NO_ZERO_WINDOW_PROBE,
+    &SMOLTCP_NO_SYN_RTO_FALLBACK,
     &LINUX_RACK_TLP,
 ];
 

@@ -618,18 +618,22 @@ impl SmolStack {
         }
         // A repeat at the moment a segment arrived answers it; any other is a timeout.
         let prompted = w.arrived == Some(now);
-        let mut seen = false;
+        let (mut seen, mut syn_again) = (false, false);
         w.sent = match w.sent {
             Some((seq, _, _)) if seq == first && prompted => w.sent,
             Some((seq, at, gap)) if seq == first => {
                 let wait = now.saturating_since(at);
                 seen = gap.is_some_and(|g| wait < 2 * g);
+                syn_again = seg.flags.contains(Flags::SYN);
                 Some((seq, now, Some(wait)))
             }
             _ => Some((first, now, None)),
         };
         if seen {
             self.saw(&known::SMOLTCP_RTO_BACKOFF);
+        }
+        if syn_again {
+            self.saw(&known::SMOLTCP_NO_SYN_RTO_FALLBACK);
         }
     }
 

@@ -400,9 +400,6 @@ impl Tcb {
                 self.snd_wl1 = seg.seq;
                 self.snd_wl2 = seg.ack;
                 self.set_state(State::Established, cause);
-                if self.syn_retransmitted {
-                    self.rtt.after_syn_retransmitted();
-                }
             } else {
                 // "If the segment acknowledgment is not acceptable, form a reset segment
                 // <SEQ=SEG.ACK><CTL=RST> and send it."
@@ -500,8 +497,14 @@ impl Tcb {
         };
         self.send_buf.drain(..data_acked);
         self.snd_buf_seq += data_acked as u32;
+        let syn_acked = self.snd_una == self.iss;
         self.snd_una = ack;
         self.rtt.on_ack(ack, now);
+        if syn_acked && self.syn_retransmitted {
+            // RFC 6298 (5.7), whichever state the ACK of our SYN finds us in (FIN-WAIT-1 after
+            // a CLOSE in SYN-RECEIVED, too).
+            self.rtt.after_syn_retransmitted();
+        }
         if self.snd_una == self.snd_nxt {
             // (5.2) "When all outstanding data has been acknowledged, turn off the
             // retransmission timer."

@@ -87,16 +87,21 @@ impl RttEstimator {
         }
     }
 
-    /// SND.UNA advanced to `ack` at `now`: take a sample if the timed segment is covered, and
-    /// end any backoff (new data was acknowledged, so the path works).
+    /// SND.UNA advanced to `ack` at `now`: take a sample if the timed segment is covered. Only
+    /// a sample ends the backoff: Karn's algorithm (RFC 9293 §3.8.1, MUST-18) keeps the
+    /// backed-off RTO for the segments that follow a retransmission until a segment sent once
+    /// is acknowledged, as RFC 6298 §5 says: "once a new RTT measurement is obtained (which can
+    /// only happen when new data has been sent and acknowledged), the computations outlined in
+    /// Section 2 are performed, including the computation of RTO, which may result in
+    /// "collapsing" RTO back down after it has been subjected to exponential backoff".
     pub(crate) fn on_ack(&mut self, ack: SeqNum, now: Instant) {
         if let Some((end, sent)) = self.timing {
             if end.le(ack) {
                 self.timing = None;
                 self.sample(now.saturating_since(sent));
+                self.backoffs = 0;
             }
         }
-        self.backoffs = 0;
     }
 
     /// RFC 6298 (2.2) and (2.3).
@@ -153,8 +158,16 @@ mod tests {
         e.on_ack(SeqNum(1), Instant::ZERO);
         assert_eq!(
             e.rto(),
-            Duration::from_secs(1),
-            "an ACK of new data ends the backoff"
+            Duration::from_secs(60),
+            "an ACK with no RTT sample keeps the backoff (Karn)"
+        );
+        e.start_timing(SeqNum(2), Instant::ZERO);
+        e.on_ack(SeqNum(2), Instant::from_millis(100));
+        // RTO = 100 + 4 * 50 = 300 ms, with no backoff left.
+        assert_eq!(
+            e.rto(),
+            Duration::from_millis(300),
+            "an RTT sample ends the backoff"
         );
     }
 
