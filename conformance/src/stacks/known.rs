@@ -213,6 +213,33 @@ pub const SMOLTCP_NO_SYN_RTO_FALLBACK: KnownDifference = KnownDifference {
     requirements: &["RFC 6298 (5.7)"],
 };
 
+/// smoltcp 0.12 panics when it holds data past the right edge it last advertised.
+pub const SMOLTCP_WINDOW_UNDERFLOW_PANIC: KnownDifference = KnownDifference {
+    id: "smoltcp-window-underflow-panic",
+    stack: "smoltcp",
+    summary: "smoltcp panics (\"attempt to subtract sequence numbers with underflow\", in \
+              last_scaled_window, from window_to_update) when the data in its receive buffer \
+              reaches past the right edge of the last window it advertised; the adapter stops \
+              the host there, as a crash would",
+    rfc: "RFC 9293 §3.8.6 and §3.10.7.4: a receiver keeps what fits its buffer and trims the \
+          rest, and is robust against what its peers send (§2.10, the robustness principle)",
+    explains: &[
+        Oracle::Liveness,
+        Oracle::StreamIntegrity,
+        Oracle::OrderlyClose,
+        Oracle::Wire,
+    ],
+    // What a host that has stopped owes and never sends.
+    requirements: &[
+        "MUST-40",
+        "SHLD-19",
+        "RFC 5681 §4.2",
+        "MUST-36",
+        "§3.10.7.1",
+        "§3.10.7.2",
+    ],
+};
+
 /// Linux retransmits before its RTO, by RFC 8985's RACK and tail loss probes.
 pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
     id: "linux-rack-tlp",
@@ -228,7 +255,7 @@ pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 13] = [
+pub const ALL: [&KnownDifference; 14] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
@@ -241,6 +268,7 @@ pub const ALL: [&KnownDifference; 13] = [
     &SMOLTCP_NO_RECEIVER_SWS,
     &SMOLTCP_NO_ZERO_WINDOW_PROBE,
     &SMOLTCP_NO_SYN_RTO_FALLBACK,
+    &SMOLTCP_WINDOW_UNDERFLOW_PANIC,
     &LINUX_RACK_TLP,
 ];
 

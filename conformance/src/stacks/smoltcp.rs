@@ -163,7 +163,12 @@ pub struct SmolStack {
     /// What the wire shows of each connection (local port, remote socket), to see the
     /// differences of the wire oracles' kind happen.
     watch: BTreeMap<(u16, SocketAddrV4), Watch>,
+    /// smoltcp panicked as `known::SMOLTCP_WINDOW_UNDERFLOW_PANIC` says: the host has stopped.
+    crashed: bool,
 }
+
+/// The message of the panic `known::SMOLTCP_WINDOW_UNDERFLOW_PANIC` describes.
+const SMOLTCP_UNDERFLOW_PANIC: &str = "attempt to subtract sequence numbers with underflow";
 
 /// One connection's segments as the adapter sees them cross, for the known differences that
 /// show only there.
@@ -297,6 +302,7 @@ impl SmolStack {
             rst: std::collections::BTreeSet::new(),
             user_timeout: None,
             known: Vec::new(),
+            crashed: false,
             watch: BTreeMap::new(),
         }
     }
@@ -367,7 +373,30 @@ impl SmolStack {
 
     /// Polls smoltcp, then records what changed: listeners handing over connections, state
     /// changes, and the events they mean.
+    /// Runs smoltcp. A panic of the kind a known difference names stops this host for good,
+    /// as a crashed host would stop, and is reported as seen; any other panic goes on up.
     fn poll(&mut self) {
+        if self.crashed {
+            return;
+        }
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.poll_inner()));
+        if let Err(payload) = polled {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|m| m.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            if !message.contains(SMOLTCP_UNDERFLOW_PANIC) {
+                std::panic::resume_unwind(payload);
+            }
+            self.crashed = true;
+            self.device.tx.clear();
+            self.next = None;
+            self.saw(&known::SMOLTCP_WINDOW_UNDERFLOW_PANIC);
+        }
+    }
+
+    fn poll_inner(&mut self) {
         let _ = self
             .iface
             .poll(now_smol(self.now), &mut self.device, &mut self.sockets);
