@@ -11,6 +11,8 @@ use std::cell::RefCell;
 use std::net::{SocketAddrV4, TcpListener};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as WallInstant};
 
@@ -232,6 +234,8 @@ struct Sides {
     bad_options: Vec<String>,
     /// What the kernel offered on its SYNs.
     kernel_offers: Vec<&'static str>,
+    /// Octets the kernel's application has handed its socket, counted by its thread.
+    kernel_written: Arc<AtomicU64>,
 }
 
 impl Sides {
@@ -345,6 +349,15 @@ impl Users for Sides {
         self.lost += u64::from(decision.lost.is_some());
         self.duplicated += u64::from(decision.copies.len() > 1);
         self.inspect(from == CORE_HOST, segment);
+        // What the sender's application had written, for MUST-38 and MUST-36. The kernel's
+        // application writes on its own thread, so when a write was taken is not known here,
+        // and the override timeout (timed from the write) is not judged.
+        let written = if from == CORE_HOST {
+            self.core.written
+        } else {
+            self.kernel_written.load(Ordering::Relaxed)
+        };
+        self.wire.wrote(None, segment.src, segment.dst, written);
         let v = self.wire.sent(now, from, segment, data);
         self.judge(from, Some(segment), v);
     }
@@ -539,10 +552,14 @@ pub(super) fn play(
     };
     let kernel: JoinHandle<Result<(), String>>;
     let total = s.core_sends;
+    let kernel_written = Arc::new(AtomicU64::new(0));
     if s.core_is_client {
         let l = TcpListener::bind(SocketAddrV4::new(KERNEL, tcp_port))
             .map_err(|e| format!("kernel listen on {KERNEL}:{tcp_port}: {e}"))?;
-        kernel = std::thread::spawn(move || kernel_side(tcp_port, Some(l), kernel_script, total));
+        let count = Arc::clone(&kernel_written);
+        kernel = std::thread::spawn(move || {
+            kernel_side(tcp_port, Some(l), kernel_script, total, &count)
+        });
         let id = core
             .connect(
                 clock.now(),
@@ -556,7 +573,9 @@ pub(super) fn play(
             core.listen(tcp_port)
                 .map_err(|e| format!("core listen: {e}"))?,
         );
-        kernel = std::thread::spawn(move || kernel_side(tcp_port, None, kernel_script, total));
+        let count = Arc::clone(&kernel_written);
+        kernel =
+            std::thread::spawn(move || kernel_side(tcp_port, None, kernel_script, total, &count));
     }
     let mut run = Run {
         now: clock.now(),
@@ -582,6 +601,7 @@ pub(super) fn play(
         duplicated: 0,
         bad_options: Vec::new(),
         kernel_offers: Vec::new(),
+        kernel_written,
     };
     run.run_on(&mut clock, &mut sides, Instant::ZERO + SCENARIO_LIMIT);
     let secs = clock.start.elapsed().as_secs_f64();

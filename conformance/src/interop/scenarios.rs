@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use synack_core::{Event, Instant, SocketId, State, UserError};
@@ -175,6 +176,7 @@ pub(super) fn kernel_side(
     listener: Option<TcpListener>,
     script: Vec<Step>,
     peer_total: u64,
+    written_count: &AtomicU64,
 ) -> Result<(), String> {
     let mut stream = match listener {
         Some(l) => l.accept().map_err(|e| format!("kernel accept: {e}"))?.0,
@@ -199,6 +201,7 @@ pub(super) fn kernel_side(
                         .write_all(&buf[..len])
                         .map_err(|e| format!("kernel write at {written}: {e}"))?;
                     written += len as u64;
+                    written_count.store(written, Ordering::Relaxed);
                 }
             }
             Step::Read(n) => {

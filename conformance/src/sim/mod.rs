@@ -614,7 +614,7 @@ impl Users for Checked {
             net,
         });
         for (local, remote, total) in self.apps.written() {
-            self.wire.wrote(now, local, remote, total);
+            self.wire.wrote(Some(now), local, remote, total);
         }
     }
 

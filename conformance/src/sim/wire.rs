@@ -233,7 +233,7 @@ pub struct Judge {
     /// ([`WireOracle::wrote`]), and when each write not yet sent was taken: (the stream offset it
     /// reached, when).
     written: Option<u64>,
-    writes: std::collections::VecDeque<(u64, Instant)>,
+    writes: std::collections::VecDeque<(u64, Option<Instant>)>,
     /// What `written` was before the writes at the latest moment it grew: a stack may form a
     /// segment between two writes of one moment, so only this much was surely queued then.
     written_earlier: u64,
@@ -654,15 +654,23 @@ impl WireOracle {
     }
 
     /// The application on `local`'s side of its connection with `remote` had handed its stack
-    /// `total` octets by `now`: the data queued that the sender's SWS rule (MUST-38) and zero-
-    /// window probing (MUST-36) are judged against. Without it, those checks do not run.
-    pub fn wrote(&mut self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4, total: u64) {
+    /// `total` octets by `now`, or by a moment not known (`None`: an application on a thread of
+    /// its own): the data queued that the sender's SWS rule (MUST-38) and zero-window probing
+    /// (MUST-36) are judged against. Without it, those checks do not run; without the moment,
+    /// the override timeout (timed from the write) is not judged.
+    pub fn wrote(
+        &mut self,
+        now: Option<Instant>,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        total: u64,
+    ) {
         let Some((_, judges, me)) = self.views.between(local, remote) else {
             return;
         };
         let judge = &mut judges[me];
         if judge.written.is_none_or(|w| w < total) {
-            if judge.writes.back().is_none_or(|w| w.1 != now) {
+            if now.is_none() || judge.writes.back().is_none_or(|w| w.1 != now) {
                 judge.written_earlier = judge.written.unwrap_or(0);
             }
             judge.written = Some(total);
@@ -860,7 +868,7 @@ fn sender_sws(
         return None;
     }
     let written = match judge.writes.back() {
-        Some(w) if w.1 == now => judge.written_earlier,
+        Some(w) if w.1 == Some(now) => judge.written_earlier,
         _ => judge.written?,
     };
     let first = side.iss? + 1;
@@ -875,7 +883,10 @@ fn sender_sws(
     let queued = written.saturating_sub(offset);
     let tcp_header = u32::from(s.header_len).saturating_sub(20);
     let eff = eff_snd_mss(side.mss, peer.mss, tcp_header);
-    if s.len >= eff || queued <= u64::from(s.len) {
+    // "(2) ... if the data is pushed and all queued data can be sent now": PSH marks the last
+    // segment of what was pushed (MUST-61), so a short segment with it may end the queue as
+    // the sender saw it.
+    if s.len >= eff || queued <= u64::from(s.len) || s.has(Flags::PSH) {
         return None;
     }
     let usable = side
@@ -899,7 +910,7 @@ fn sender_sws(
     if s.len >= side.max_wnd / 2 {
         return None;
     }
-    let written_at = judge.writes.front().map(|w| w.1)?;
+    let written_at = judge.writes.front().and_then(|w| w.1)?;
     let waited = now.saturating_since(written_at);
     (waited + slack < SWS_OVERRIDE_MIN).then(|| {
         Check::SenderSws.fail(format!(
@@ -1446,7 +1457,7 @@ mod tests {
     /// acknowledges the SYN offering `window`.
     fn ready_to_send(o: &mut WireOracle, written: u64, window: u16) {
         handshake(o, Some(1000), Some(1000), window);
-        o.wrote(ms(1), A, B, written);
+        o.wrote(Some(ms(1)), A, B, written);
     }
 
     #[test]
