@@ -217,7 +217,7 @@ impl Script<'_> {
                 }
                 .to_bytes()
                 .map_err(|e| Error::cannot_run(format!("the old segment: {e}")))?;
-                let a = net.inject(now, to, bytes);
+                let a = net.inject(now, to, bytes, crate::trace::Injected::OldDuplicate);
                 stacks[to].handle_packet(now, &a.bytes);
                 net.arrived(now, a, stacks_of(stacks));
             }

@@ -287,7 +287,7 @@ impl Network {
                 len: bytes.len(),
                 decision,
                 sender_state,
-                old_duplicate: false,
+                injected: None,
             },
             &bytes,
         );
@@ -302,9 +302,16 @@ impl Network {
         self.launch(now, from, n, summary, decision, bytes);
     }
 
-    /// A segment from the network's past (a scripted old duplicate) reaches `to` now, as if
-    /// sent by the other host: recorded, and returned for delivery at once.
-    pub fn inject(&mut self, now: Instant, to: usize, bytes: Vec<u8>) -> Arrival {
+    /// A segment from no connection of the other host's (`origin`: an old duplicate from the
+    /// network's past, or a forgery) reaches `to` now, as if sent by the other host: recorded,
+    /// and returned for delivery at once.
+    pub fn inject(
+        &mut self,
+        now: Instant,
+        to: usize,
+        bytes: Vec<u8>,
+        origin: crate::trace::Injected,
+    ) -> Arrival {
         let summary = Summary::parse(&bytes);
         let n = self.packets;
         self.packets += 1;
@@ -317,7 +324,7 @@ impl Network {
                 len: bytes.len(),
                 decision: Decision::DELIVER,
                 sender_state: None,
-                old_duplicate: true,
+                injected: Some(origin),
             },
             &bytes,
         );

@@ -596,7 +596,7 @@ impl Users for Checked {
         };
         if let Some((target, _, bytes)) = forged {
             let to = usize::from(*target.to.ip() == crate::stacks::ADDRS[1]);
-            let a = net.inject(now, to, bytes);
+            let a = net.inject(now, to, bytes, crate::trace::Injected::Forged);
             if let Ok(s) = a.summary {
                 self.arriving(now, to, &s, stacks);
             }

@@ -56,6 +56,25 @@ use crate::Error;
 /// Host names in traces: host 0 is TCP A (the client), host 1 is TCP B (the server).
 pub const HOST_NAMES: [&str; 2] = ["A", "B"];
 
+/// Where a segment that no connection of its sender's sent came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Injected {
+    /// The network's past: a scripted old duplicate.
+    OldDuplicate,
+    /// An off-path attacker's forgery (`crate::sim::attacker`).
+    Forged,
+}
+
+impl Injected {
+    /// As a trace shows it in place of the sender's state.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Injected::OldDuplicate => "old duplicate",
+            Injected::Forged => "forged",
+        }
+    }
+}
+
 /// One thing that happened in a run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEvent {
@@ -75,9 +94,9 @@ pub enum TraceEvent {
         decision: Decision,
         /// The sender's state for this connection when it sent.
         sender_state: Option<State>,
-        /// The segment comes from the network's past (a scripted old duplicate), not from a
-        /// connection of the sender's.
-        old_duplicate: bool,
+        /// The segment comes from no connection of the sender's: from the network's past (a
+        /// scripted old duplicate), or forged by an off-path attacker.
+        injected: Option<Injected>,
     },
     /// A copy of a packet reached a host.
     Arrived {
@@ -174,7 +193,7 @@ impl Serialize for TraceEvent {
                 len,
                 decision,
                 sender_state,
-                old_duplicate,
+                injected,
             } => JsonEvent::Sent {
                 n: *n,
                 at_ns: *at_ns,
@@ -182,10 +201,9 @@ impl Serialize for TraceEvent {
                 segment: notation(segment),
                 len: *len,
                 decision,
-                sender_state: if *old_duplicate {
-                    Some("(old duplicate)".to_string())
-                } else {
-                    name(sender_state)
+                sender_state: match injected {
+                    Some(i) => Some(format!("({})", i.describe())),
+                    None => name(sender_state),
                 },
             },
             TraceEvent::Arrived {
@@ -378,14 +396,18 @@ impl Trace {
                 len,
                 decision,
                 sender_state: _,
-                old_duplicate,
+                injected,
             } => {
                 b.push(1);
                 b.extend_from_slice(&n.to_le_bytes());
                 b.extend_from_slice(&at_ns.to_le_bytes());
                 b.push(*from as u8);
                 b.extend_from_slice(&(*len as u32).to_le_bytes());
-                b.push(if *old_duplicate { 0xfe } else { 0 });
+                b.push(match injected {
+                    None => 0,
+                    Some(Injected::OldDuplicate) => 0xfe,
+                    Some(Injected::Forged) => 0xfd,
+                });
                 b.push(match decision.lost {
                     None => 0,
                     Some(LossCause::Loss) => 1,

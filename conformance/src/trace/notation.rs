@@ -88,8 +88,8 @@ struct Sent {
     from: usize,
     ports: String,
     segment: String,
-    /// From the network's past (a scripted old duplicate): it has no sender state.
-    old_duplicate: bool,
+    /// From no connection of its sender's (an old duplicate, a forgery): no sender state.
+    injected: Option<super::Injected>,
     network: String,
     sent_ns: u64,
 }
@@ -161,7 +161,7 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
                 segment,
                 decision,
                 sender_state,
-                old_duplicate,
+                injected,
                 ..
             } => {
                 let (text, ports) = match segment {
@@ -181,10 +181,9 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
                 };
                 if decision.lost.is_some() {
                     let mut states = [String::new(), String::new()];
-                    states[*from] = if *old_duplicate {
-                        "(duplicate)".to_string()
-                    } else {
-                        state(sender_state)
+                    states[*from] = match injected {
+                        Some(i) => shown_injected(*i),
+                        None => state(sender_state),
                     };
                     rows.push(Row::Segment {
                         states,
@@ -202,7 +201,7 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
                         from: *from,
                         ports,
                         segment: text,
-                        old_duplicate: *old_duplicate,
+                        injected: *injected,
                         network: decision.describe(),
                         sent_ns: *at_ns,
                     },
@@ -219,9 +218,9 @@ pub fn render_with(events: &[TraceEvent], n: &Notation) -> String {
                     continue;
                 };
                 let mut shown = [state(&states[0]), state(&states[1])];
-                if p.old_duplicate {
-                    // A segment from the network's past has no sender state: say what it is.
-                    shown[p.from] = "(duplicate)".to_string();
+                if let Some(i) = p.injected {
+                    // A segment from no connection has no sender state: say what it is.
+                    shown[p.from] = shown_injected(i);
                 }
                 let network = if *corrupted {
                     "corrupted, dropped by checksum".to_string()
@@ -375,4 +374,13 @@ fn layout(rows: &[Row], ports: bool) -> String {
         let _ = writeln!(out, "{}", text.trim_end());
     }
     out
+}
+
+/// What a figure shows in place of the sender's state for a segment no connection sent: the
+/// RFC's figures call an old duplicate "(duplicate)".
+fn shown_injected(i: super::Injected) -> String {
+    match i {
+        super::Injected::OldDuplicate => "(duplicate)".to_string(),
+        super::Injected::Forged => "(forged)".to_string(),
+    }
 }
