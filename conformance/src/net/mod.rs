@@ -328,6 +328,15 @@ impl Network {
             },
             &bytes,
         );
+        if self.trace.wants_wire() {
+            let host = ["A", "B"][(1 - to).min(1)];
+            self.trace.wire(now, &bytes, || {
+                format!(
+                    "packet {n}, as if from {host}: {} (sent by no connection)",
+                    origin.describe()
+                )
+            });
+        }
         Arrival {
             n,
             to,
