@@ -119,6 +119,14 @@ impl SegmentSummary {
             len: u32::try_from(packet.payload.len()).unwrap_or(u32::MAX),
         }
     }
+
+    /// SEG.LEN: the sequence space it occupies, its data and its SYN and FIN (RFC 9293 §3.4).
+    #[must_use]
+    pub fn seg_len(&self) -> u32 {
+        self.len
+            .saturating_add(u32::from(self.flags.contains(Flags::SYN)))
+            .saturating_add(u32::from(self.flags.contains(Flags::FIN)))
+    }
 }
 
 impl fmt::Display for SegmentSummary {

@@ -325,10 +325,7 @@ impl Planted {
             }),
             Bug::NoBackoff => {
                 if occupies {
-                    let len = u32::try_from(p.payload.len()).unwrap_or(u32::MAX)
-                        + u32::from(t.flags.contains(Flags::SYN))
-                        + u32::from(t.flags.contains(Flags::FIN));
-                    let end = t.seq + len;
+                    let end = t.seq + synack_core::SegmentSummary::of(&p).seg_len();
                     self.unacked
                         .retain(|(k, e, _, _)| !(*k == ports && *e == end));
                     self.unacked.push((ports, end, now, bytes.to_vec()));
@@ -490,9 +487,7 @@ impl TcpStack for Planted {
         }
         if self.bug == Bug::ResetIgnoresAck {
             self.last_in = Packet::parse(bytes).ok().and_then(|p| {
-                let len = u32::try_from(p.payload.len()).unwrap_or(u32::MAX)
-                    + u32::from(p.tcp.flags.contains(Flags::SYN))
-                    + u32::from(p.tcp.flags.contains(Flags::FIN));
+                let len = synack_core::SegmentSummary::of(&p).seg_len();
                 p.tcp
                     .flags
                     .contains(Flags::ACK)

@@ -638,10 +638,7 @@ impl SmolStack {
             Some(una) if !seg.flags.contains(Flags::SYN) => una,
             _ => seg.seq,
         };
-        let end = seg.seq
-            + seg.len
-            + u32::from(seg.flags.contains(Flags::SYN))
-            + u32::from(seg.flags.contains(Flags::FIN));
+        let end = seg.seq + seg.seg_len();
         if !(seg.seq.le(first) && first.lt(end)) {
             return;
         }
