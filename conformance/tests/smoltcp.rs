@@ -74,7 +74,12 @@ fn a_fin_on_the_syn_sequence_number_is_recognised_and_explains_the_hang() {
     let r = run(204, true, false);
     let failure = r.failure.as_ref().expect("the run hangs");
     assert!(failure.message.contains("A in FIN-WAIT-2"), "{failure}");
-    assert_eq!(r.known, vec!["smoltcp-fin-on-syn-sequence"]);
+    // (The run also shows other differences on the way, the backoff its timeouts drop.)
+    assert!(
+        r.known.contains(&"smoltcp-fin-on-syn-sequence"),
+        "{:?}",
+        r.known
+    );
     assert_eq!(r.expected, Some("smoltcp-fin-on-syn-sequence"));
 }
 

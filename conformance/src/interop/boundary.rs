@@ -345,6 +345,7 @@ impl Users for Sides {
         segment: &Summary,
         data: &[u8],
         decision: &Decision,
+        _stacks: &crate::sim::apps::Stacks,
     ) {
         self.lost += u64::from(decision.lost.is_some());
         self.duplicated += u64::from(decision.copies.len() > 1);

@@ -345,7 +345,7 @@ pub fn run_with(
             }
         }
     }
-    let failure = users.verdict.failure;
+    let failure = users.verdict.outcome();
     let expected = failure
         .as_ref()
         .and_then(|f| known::explain(f, &seen))
@@ -398,6 +398,7 @@ pub trait Users {
         _segment: &Summary,
         _data: &[u8],
         _decision: &Decision,
+        _stacks: &Stacks,
     ) {
     }
     /// Host `from` sent a packet that does not parse (`err`) at `now`.
@@ -543,19 +544,17 @@ impl Run {
                     break;
                 }
                 let now = self.now;
-                self.net.send(
-                    now,
-                    h,
-                    buf,
-                    stacks_of(&self.stacks),
-                    |sent, bytes| match &sent.summary {
-                        Ok(s) => {
-                            let data = bytes.get(usize::from(s.header_len)..).unwrap_or(&[]);
-                            users.sent(now, h, s, data, &sent.decision);
+                let stacks = &self.stacks;
+                self.net
+                    .send(now, h, buf, stacks_of(stacks), |sent, bytes| {
+                        match &sent.summary {
+                            Ok(s) => {
+                                let data = bytes.get(usize::from(s.header_len)..).unwrap_or(&[]);
+                                users.sent(now, h, s, data, &sent.decision, stacks);
+                            }
+                            Err(e) => users.malformed(now, h, e),
                         }
-                        Err(e) => users.malformed(now, h, e),
-                    },
-                );
+                    });
             }
         }
     }
@@ -625,9 +624,10 @@ impl Users for Checked {
         segment: &Summary,
         data: &[u8],
         _decision: &Decision,
+        stacks: &Stacks,
     ) {
         let v = self.wire.sent(now, from, segment, data);
-        self.wire_failure(now, from, segment, v);
+        self.wire_failure(now, from, segment, v, &*stacks[from]);
     }
 
     fn malformed(&mut self, now: Instant, from: usize, err: &synack_core::wire::WireError) {
@@ -641,7 +641,7 @@ impl Users for Checked {
         let (receiver, v) =
             self.wire
                 .arrived(now, to, segment, Some(state.unwrap_or(State::Closed)));
-        self.wire_failure(now, 1 - to, segment, v);
+        self.wire_failure(now, 1 - to, segment, v, &*stacks[to]);
         self.coverage
             .arrives(&receiver, segment, state.unwrap_or(State::Closed));
     }
@@ -652,7 +652,7 @@ impl Users for Checked {
             segment.src,
         );
         let v = self.wire.handled(now, segment, state);
-        self.wire_failure(now, 1 - to, segment, v);
+        self.wire_failure(now, 1 - to, segment, v, &*stacks[to]);
     }
 
     fn timers(&mut self, host: usize, stacks: &Stacks) {
@@ -727,13 +727,16 @@ impl Users for Checked {
 
 impl Checked {
     /// A wire requirement `segment` broke (its sender's, or its receiver's by what it had not
-    /// sent), if it broke one; `from` is the host that sent it.
+    /// sent), if it broke one; `from` is the host that sent it, `breaker` the stack that broke
+    /// it. A break that a known difference `breaker` has shown explains is waived: recorded,
+    /// and the run goes on (see [`Verdict::waived`]).
     fn wire_failure(
         &mut self,
         now: Instant,
         from: usize,
         segment: &Summary,
         v: Option<wire::Violation>,
+        breaker: &dyn crate::stacks::TcpStack,
     ) {
         let Some(v) = v else { return };
         let (a, b) = if from == 0 {
@@ -741,13 +744,23 @@ impl Checked {
         } else {
             (segment.dst, segment.src)
         };
-        self.verdict.fail_requirement(
-            Oracle::Wire,
-            Some(v.requirement),
-            now,
-            Some(format!("A {a} <-> B {b}")),
-            format!("{}: {}", segment, v.message),
-        );
+        let connection = Some(format!("A {a} <-> B {b}"));
+        let message = format!("{}: {}", segment, v.message);
+        let known = breaker
+            .known_differences()
+            .iter()
+            .any(|d| d.requirements.contains(&v.requirement));
+        if known {
+            self.verdict.waive(v.requirement, now, connection, message);
+        } else {
+            self.verdict.fail_requirement(
+                Oracle::Wire,
+                Some(v.requirement),
+                now,
+                connection,
+                message,
+            );
+        }
     }
 }
 

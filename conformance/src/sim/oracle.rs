@@ -22,6 +22,10 @@ use super::workload::first_mismatch;
 pub struct Verdict {
     /// The first failure.
     pub failure: Option<Failure>,
+    /// The first wire failure that a known difference of the host that broke the requirement,
+    /// seen by then, explains: recorded, and the run goes on, so that the rest of it is judged
+    /// and measured. It is the run's failure if nothing else fails.
+    pub waived: Option<Failure>,
 }
 
 impl Verdict {
@@ -60,6 +64,30 @@ impl Verdict {
     /// Whether the run has failed.
     pub fn failed(&self) -> bool {
         self.failure.is_some()
+    }
+
+    /// Records a wire failure `known` explains (see [`Verdict::waived`]).
+    pub fn waive(
+        &mut self,
+        requirement: &'static str,
+        at: Instant,
+        connection: Option<String>,
+        message: String,
+    ) {
+        if self.waived.is_none() {
+            self.waived = Some(Failure {
+                oracle: Oracle::Wire,
+                at_ns: at.as_nanos(),
+                connection,
+                requirement: Some(requirement),
+                message,
+            });
+        }
+    }
+
+    /// The run's failure: the first, or else the first waived one.
+    pub fn outcome(self) -> Option<Failure> {
+        self.failure.or(self.waived)
     }
 }
 

@@ -494,7 +494,8 @@ impl WireOracle {
             }
         }
         if let Some(t) = judge.ack_due {
-            if now.saturating_since(t) > params.ack_delay + slack {
+            // Within the receiver's clock granularity of its declared delay, it is on time.
+            if now.saturating_since(t) > params.ack_delay + slack + params.granularity {
                 violation = Some(Check::AckDelay.fail(format!(
                     "{} has not acknowledged in-order data that reached it {} ago (it declares an ACK delay of {:?})",
                     s.dst,
@@ -1048,7 +1049,7 @@ fn owed(
         tick(counts, Check::AckDelay);
         judge.unacked = 0;
         let waited = now.saturating_since(t);
-        if waited > params.ack_delay + slack {
+        if waited > params.ack_delay + slack + params.granularity {
             found.get_or_insert(Check::AckDelay.fail(format!(
                 "{} acknowledged in-order data {} after it arrived (it declares an ACK delay of {:?}; the RFC's bound is 0.5s)",
                 s.src,

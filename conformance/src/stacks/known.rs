@@ -213,6 +213,20 @@ pub const SMOLTCP_NO_SYN_RTO_FALLBACK: KnownDifference = KnownDifference {
     requirements: &["RFC 6298 (5.7)"],
 };
 
+/// smoltcp 0.12 drops its backoff with the next ACK of new data.
+pub const SMOLTCP_BACKOFF_NOT_KEPT: KnownDifference = KnownDifference {
+    id: "smoltcp-backoff-not-kept",
+    stack: "smoltcp",
+    summary: "after a retransmission timeout, the next ACK of new data sets smoltcp's timer \
+              idle and the next segment is timed from its unbacked-off RTO, though that ACK \
+              (of retransmitted data) gave no RTT sample",
+    rfc: "RFC 9293 §3.8.1: Karn's algorithm MUST be used (MUST-18); RFC 6298 §5: the RTO \
+          collapses from its backoff only once a new RTT measurement is obtained, which can \
+          only happen when new data has been sent and acknowledged",
+    explains: &[Oracle::Wire],
+    requirements: &["MUST-18"],
+};
+
 /// smoltcp 0.12 panics when it holds data past the right edge it last advertised.
 pub const SMOLTCP_WINDOW_UNDERFLOW_PANIC: KnownDifference = KnownDifference {
     id: "smoltcp-window-underflow-panic",
@@ -255,7 +269,7 @@ pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 14] = [
+pub const ALL: [&KnownDifference; 15] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
@@ -269,6 +283,7 @@ pub const ALL: [&KnownDifference; 14] = [
     &SMOLTCP_NO_ZERO_WINDOW_PROBE,
     &SMOLTCP_NO_SYN_RTO_FALLBACK,
     &SMOLTCP_WINDOW_UNDERFLOW_PANIC,
+    &SMOLTCP_BACKOFF_NOT_KEPT,
     &LINUX_RACK_TLP,
 ];
 

@@ -644,13 +644,13 @@ impl SmolStack {
         }
         // A repeat at the moment a segment arrived answers it; any other is a timeout.
         let prompted = w.arrived == Some(now);
-        let (mut seen, mut syn_again) = (false, false);
+        let (mut seen, mut timed_out) = (false, false);
         w.sent = match w.sent {
             Some((seq, _, _)) if seq == first && prompted => w.sent,
             Some((seq, at, gap)) if seq == first => {
                 let wait = now.saturating_since(at);
                 seen = gap.is_some_and(|g| wait < 2 * g);
-                syn_again = seg.flags.contains(Flags::SYN);
+                timed_out = true;
                 Some((seq, now, Some(wait)))
             }
             _ => Some((first, now, None)),
@@ -658,8 +658,11 @@ impl SmolStack {
         if seen {
             self.saw(&known::SMOLTCP_RTO_BACKOFF);
         }
-        if syn_again {
+        // A timeout: the ACK that follows will drop the backoff, and after a SYN's, no 3 s RTO.
+        if timed_out && seg.flags.contains(Flags::SYN) {
             self.saw(&known::SMOLTCP_NO_SYN_RTO_FALLBACK);
+        } else if timed_out {
+            self.saw(&known::SMOLTCP_BACKOFF_NOT_KEPT);
         }
     }
 
