@@ -217,10 +217,7 @@ impl Endpoint {
         };
         let src = SocketAddrV4::new(packet.ip.src, packet.tcp.src_port);
         let dst = SocketAddrV4::new(packet.ip.dst, packet.tcp.dst_port);
-        let mss = packet.tcp.options.iter().find_map(|o| match o {
-            TcpOption::Mss(m) => Some(*m),
-            _ => None,
-        });
+        let mss = packet.tcp.mss();
         let summary = SegmentSummary::of(&packet);
         let seg = Incoming {
             seq: packet.tcp.seq,

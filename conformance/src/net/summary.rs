@@ -30,8 +30,7 @@ pub struct OptionSummary {
 }
 
 impl OptionSummary {
-    /// What `options` announce.
-    pub fn of(options: &[TcpOption]) -> OptionSummary {
+    fn of(options: &[TcpOption]) -> OptionSummary {
         let mut o = OptionSummary::default();
         for opt in options {
             match opt {

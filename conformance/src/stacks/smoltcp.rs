@@ -15,12 +15,11 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address};
-use synack_core::wire::Flags;
+use synack_core::wire::{Flags, TcpHeader};
 use synack_core::{Event, Instant, SeqNum, SocketId, State, UserError};
 
 use super::known::{self, KnownDifference};
 use super::{TcpStack, Transition, ADDRS};
-use crate::net::summary::OptionSummary;
 
 /// A device whose wire is two queues.
 #[derive(Default)]
@@ -206,10 +205,10 @@ impl Watch {
     fn silly(
         &mut self,
         seg: &synack_core::SegmentSummary,
-        options: &OptionSummary,
+        tcp: &TcpHeader,
     ) -> Option<&'static KnownDifference> {
         if seg.flags.contains(Flags::SYN) {
-            self.shifts.0 = options.window_scale;
+            self.shifts.0 = tcp.window_scale();
             return None;
         }
         let mss = u32::from(self.peer_mss?.min(SMOLTCP_MSS));
@@ -566,12 +565,12 @@ impl SmolStack {
 
     /// A segment arrives: a stale ACK on data, or out-of-order data with no room left, is a
     /// known difference seen (smoltcp will drop the segment without an ACK).
-    fn watch_arrival(&mut self, seg: &synack_core::SegmentSummary, options: &OptionSummary) {
+    fn watch_arrival(&mut self, seg: &synack_core::SegmentSummary, tcp: &TcpHeader) {
         let w = self.watch.entry((seg.dst.port(), seg.src)).or_default();
         w.arrived = Some(self.now);
         if seg.flags.contains(Flags::SYN) {
-            w.peer_mss = Some(options.mss.unwrap_or(536));
-            w.shifts.1 = options.window_scale;
+            w.peer_mss = Some(tcp.mss().unwrap_or(536));
+            w.shifts.1 = tcp.window_scale();
         }
         let mut seen = None;
         if seg.flags.contains(Flags::ACK) && seg.window == 0 && !seg.flags.contains(Flags::RST) {
@@ -605,7 +604,7 @@ impl SmolStack {
     /// smoltcp sends a segment: its ACK sets where its in-order data ends, and a repeat of
     /// the same data that nothing arriving prompted, sooner than twice the wait before the
     /// previous repeat, is its backoff difference seen.
-    fn watch_sending(&mut self, seg: &synack_core::SegmentSummary, options: &OptionSummary) {
+    fn watch_sending(&mut self, seg: &synack_core::SegmentSummary, tcp: &TcpHeader) {
         let now = self.now;
         let w = self.watch.entry((seg.src.port(), seg.dst)).or_default();
         if seg.flags.contains(Flags::SYN) && w.sent.is_none_or(|(seq, _, _)| seq != seg.seq) {
@@ -620,7 +619,7 @@ impl SmolStack {
         if seg.flags.contains(Flags::ACK) && w.rcv_nxt.is_none_or(|n| n.lt(seg.ack)) {
             w.advance(seg.ack);
         }
-        let sws = w.silly(seg, options);
+        let sws = w.silly(seg, tcp);
         if let Some(d) = sws {
             self.saw(d);
         }
@@ -683,7 +682,7 @@ impl SmolStack {
             return;
         };
         let seg = synack_core::SegmentSummary::of(&p);
-        self.watch_sending(&seg, &OptionSummary::of(&p.tcp.options));
+        self.watch_sending(&seg, &p.tcp);
         let key = (seg.src.port(), seg.dst);
         if seg.flags.contains(Flags::SYN) {
             self.iss.insert(key, seg.seq);
@@ -754,15 +753,10 @@ impl TcpStack for SmolStack {
             if seg.flags.contains(Flags::SYN) && self.has_connection(seg.dst, seg.src) {
                 self.hide_listeners(seg.dst.port());
             }
-            self.watch_arrival(&seg, &OptionSummary::of(&p.tcp.options));
+            self.watch_arrival(&seg, &p.tcp);
             // smoltcp announces the MSS of a 1500-octet MTU; a peer announcing more is
             // acknowledged by the peer's measure (see the known difference).
-            if seg.flags.contains(Flags::SYN)
-                && p.tcp
-                    .options
-                    .iter()
-                    .any(|o| matches!(o, synack_core::wire::TcpOption::Mss(m) if *m > SMOLTCP_MSS))
-            {
+            if seg.flags.contains(Flags::SYN) && p.tcp.mss().is_some_and(|m| m > SMOLTCP_MSS) {
                 self.saw(&known::SMOLTCP_ACK_EVERY_PEER_MSS);
             }
             if seg.flags.contains(Flags::FIN) && self.in_time_wait(seg.dst, seg.src) {

@@ -122,6 +122,23 @@ impl TcpHeader {
         self.options = options;
         self
     }
+    /// The MSS its MSS option announces, if it carries one (RFC 9293 §3.7.1).
+    #[must_use]
+    pub fn mss(&self) -> Option<u16> {
+        self.options.iter().find_map(|o| match o {
+            TcpOption::Mss(m) => Some(*m),
+            _ => None,
+        })
+    }
+
+    /// The shift its window scale option announces, if it carries one (RFC 7323 §2.2).
+    #[must_use]
+    pub fn window_scale(&self) -> Option<u8> {
+        self.options.iter().find_map(|o| match o {
+            TcpOption::WindowScale(s) => Some(*s),
+            _ => None,
+        })
+    }
 
     /// Header length in bytes: `data_offset * 4`.
     #[must_use]
