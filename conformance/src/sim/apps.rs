@@ -34,6 +34,8 @@ struct App {
     local: SocketAddrV4,
     remote: SocketAddrV4,
     written: u64,
+    /// How much of `written` the wire oracles have been told (`Apps::report_writes`).
+    reported: u64,
     read: u64,
     /// Octets the peer will write in all.
     expect: u64,
@@ -319,12 +321,14 @@ impl Apps {
             .filter_map(move |a| a.socket.map(|id| stacks[h].state(id)))
     }
 
-    /// What each application has handed its stack so far: (its socket, its peer's, octets).
-    pub fn written(&self) -> impl Iterator<Item = (SocketAddrV4, SocketAddrV4, u64)> + '_ {
-        self.apps
-            .iter()
-            .filter(|a| a.written > 0)
-            .map(|a| (a.local, a.remote, a.written))
+    /// Hands `take` what each application has handed its stack since `take` last took it:
+    /// (its socket, its peer's, octets in all). `take` says whether it took it.
+    pub fn report_writes(&mut self, mut take: impl FnMut(SocketAddrV4, SocketAddrV4, u64) -> bool) {
+        for a in self.apps.iter_mut().filter(|a| a.written > a.reported) {
+            if take(a.local, a.remote, a.written) {
+                a.reported = a.written;
+            }
+        }
     }
 
     /// The (local, remote) sockets of host `h`'s `socket`, as its application opened them.
@@ -511,6 +515,7 @@ fn new_app(
         local,
         remote,
         written: 0,
+        reported: 0,
         read: 0,
         expect: peer.total_written(),
         eof: false,

@@ -612,9 +612,9 @@ impl Users for Checked {
             verdict: &mut self.verdict,
             net,
         });
-        for (local, remote, total) in self.apps.written() {
-            self.wire.wrote(Some(now), local, remote, total);
-        }
+        let wire = &mut self.wire;
+        self.apps
+            .report_writes(|local, remote, total| wire.wrote(Some(now), local, remote, total));
     }
 
     fn sent(
@@ -744,22 +744,17 @@ impl Checked {
         } else {
             (segment.dst, segment.src)
         };
-        let connection = Some(format!("A {a} <-> B {b}"));
-        let message = format!("{}: {}", segment, v.message);
-        let known = breaker
-            .known_differences()
-            .iter()
-            .any(|d| d.requirements.contains(&v.requirement));
-        if known {
-            self.verdict.waive(v.requirement, now, connection, message);
+        let failure = crate::failure::Failure {
+            oracle: Oracle::Wire,
+            requirement: Some(v.requirement),
+            at_ns: now.as_nanos(),
+            connection: Some(format!("A {a} <-> B {b}")),
+            message: format!("{}: {}", segment, v.message),
+        };
+        if known::explain(&failure, &breaker.known_differences()).is_some() {
+            self.verdict.waive(failure);
         } else {
-            self.verdict.fail_requirement(
-                Oracle::Wire,
-                Some(v.requirement),
-                now,
-                connection,
-                message,
-            );
+            self.verdict.record(failure);
         }
     }
 }

@@ -50,15 +50,18 @@ impl Verdict {
         connection: Option<String>,
         message: String,
     ) {
-        if self.failure.is_none() {
-            self.failure = Some(Failure {
-                oracle,
-                at_ns: at.as_nanos(),
-                connection,
-                requirement,
-                message,
-            });
-        }
+        self.record(Failure {
+            oracle,
+            at_ns: at.as_nanos(),
+            connection,
+            requirement,
+            message,
+        });
+    }
+
+    /// Records `failure` unless one is already recorded.
+    pub fn record(&mut self, failure: Failure) {
+        self.failure.get_or_insert(failure);
     }
 
     /// Whether the run has failed.
@@ -66,23 +69,9 @@ impl Verdict {
         self.failure.is_some()
     }
 
-    /// Records a wire failure `known` explains (see [`Verdict::waived`]).
-    pub fn waive(
-        &mut self,
-        requirement: &'static str,
-        at: Instant,
-        connection: Option<String>,
-        message: String,
-    ) {
-        if self.waived.is_none() {
-            self.waived = Some(Failure {
-                oracle: Oracle::Wire,
-                at_ns: at.as_nanos(),
-                connection,
-                requirement: Some(requirement),
-                message,
-            });
-        }
+    /// Records a failure a known difference explains (see [`Verdict::waived`]).
+    pub fn waive(&mut self, failure: Failure) {
+        self.waived.get_or_insert(failure);
     }
 
     /// The run's failure: the first, or else the first waived one.

@@ -408,9 +408,6 @@ impl WireOracle {
                 _ => 0,
             };
             let edge = s.ack + (u32::from(s.window) << shift);
-            if let Some(una) = me.snd_una {
-                judge.edges.retain(|e| una.lt(*e));
-            }
             if !judge.edges.contains(&edge) {
                 if judge.edges.len() == EDGES_KEPT {
                     judge.edges.pop_front();
@@ -425,6 +422,8 @@ impl WireOracle {
         if me.snd_una != una_before {
             if let Some(una) = me.snd_una {
                 trim(judge, una);
+                // Edges at or before SND.UNA can no longer cut new data.
+                judge.edges.retain(|e| una.lt(*e));
                 // Karn (RFC 6298 §5): an ACK of retransmitted octets alone gives no RTT sample,
                 // so the backed-off RTO stays; one that covers an octet sent once may collapse
                 // it, and ends RFC 6298 (5.7)'s fallback.
@@ -658,16 +657,17 @@ impl WireOracle {
     /// `total` octets by `now`, or by a moment not known (`None`: an application on a thread of
     /// its own): the data queued that the sender's SWS rule (MUST-38) and zero-window probing
     /// (MUST-36) are judged against. Without it, those checks do not run; without the moment,
-    /// the override timeout (timed from the write) is not judged.
+    /// the override timeout (timed from the write) is not judged. Returns whether the wire has
+    /// shown the connection, so that the total could be taken.
     pub fn wrote(
         &mut self,
         now: Option<Instant>,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         total: u64,
-    ) {
+    ) -> bool {
         let Some((_, judges, me)) = self.views.between(local, remote) else {
-            return;
+            return false;
         };
         let judge = &mut judges[me];
         if judge.written.is_none_or(|w| w < total) {
@@ -677,6 +677,7 @@ impl WireOracle {
             judge.written = Some(total);
             judge.writes.push_back((total, now));
         }
+        true
     }
 
     /// The connections whose sender has data waiting behind a window closed at SND.UNA, and
