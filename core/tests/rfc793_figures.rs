@@ -122,7 +122,9 @@ fn rfc793_figure_7_basic_handshake() {
         "SYN-SENT --> <SEQ=100><CTL=SYN> SYN-RECEIVED",
         "ESTABLISHED <-- <SEQ=300><ACK=101><CTL=SYN,ACK> SYN-RECEIVED",
         "ESTABLISHED --> <SEQ=101><ACK=301><CTL=ACK> ESTABLISHED",
-        "ESTABLISHED --> <SEQ=101><ACK=301><CTL=ACK><DATA=5> ESTABLISHED",
+        // The figure shows no PSH; synack-core pushes every SEND, so its data carries PSH
+        // (RFC 9293 §3.9.1).
+        "ESTABLISHED --> <SEQ=101><ACK=301><CTL=ACK,PSH><DATA=5> ESTABLISHED",
     ]);
 }
 
@@ -318,7 +320,7 @@ fn rfc793_figure_11_active_side_causes_half_open_discovery() {
 
     fig.assert_matches(&[
         "(CRASH) (send 300,receive 100)",
-        "CLOSED <-- <SEQ=300><ACK=100><CTL=ACK><DATA=10> ESTABLISHED",
+        "CLOSED <-- <SEQ=300><ACK=100><CTL=ACK,PSH><DATA=10> ESTABLISHED",
         "CLOSED --> <SEQ=100><CTL=RST> CLOSED",
     ]);
     assert!(events(&mut b).contains(&(cb, Event::Reset)));

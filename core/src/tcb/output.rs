@@ -162,12 +162,20 @@ impl Tcb {
     }
 
     /// A synchronized-state segment: <SEQ=seq><ACK=RCV.NXT><CTL=ACK|extra> with our window.
+    /// Every SEND is pushed, so a segment that carries the last octet queued carries PSH:
+    /// "the PSH bit will be set in the last TCP segment created from the buffer" (RFC 9293
+    /// §3.9.1; MUST-61 for a TCP without a PUSH flag on SEND).
     fn segment(&mut self, seq: SeqNum, extra: Flags, data_len: u32) -> OutSegment {
         self.ack_due = false;
+        let push = if data_len > 0 && seq + data_len == self.fin_seq() {
+            Flags::PSH
+        } else {
+            Flags::empty()
+        };
         OutSegment {
             seq,
             ack: self.rcv_nxt,
-            flags: Flags::ACK | extra,
+            flags: Flags::ACK | extra | push,
             window: self.advertise_window(),
             mss: None,
             data_len,
