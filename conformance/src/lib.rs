@@ -24,11 +24,13 @@ pub mod failure;
 pub mod fuzzing;
 #[cfg(all(feature = "interop", target_os = "linux"))]
 pub mod interop;
+pub mod junit;
 pub mod net;
 pub mod reference;
 pub mod requirements;
 pub mod rfc;
 pub mod scenario;
+pub mod script;
 pub mod shrink;
 pub mod sim;
 pub mod stacks;

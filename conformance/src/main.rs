@@ -77,6 +77,12 @@ enum Command {
         after_help = "Exit status: 0 listed (and the sweep, if any, passed); 1 the sweep failed; 2 bad usage."
     )]
     Requirements(RequirementsArgs),
+    /// Play scripts in packetdrill's syntax (.pkt) against a stack: in virtual time against a
+    /// registered stack, or in real time against the Linux kernel.
+    #[command(
+        after_help = "Exit status: 0 every script passed or was skipped for a feature it needs; 1 a script failed; 2 bad usage, a malformed script, or (linux) it cannot run here."
+    )]
+    Script(ScriptArgs),
     /// Measure simulator throughput: simulations/s, segments/s and peak RSS per scenario and
     /// stack, on one thread, with every oracle on.
     #[command(
@@ -122,6 +128,49 @@ struct InteropArgs {
     /// Internal: already inside the namespace.
     #[arg(long, hide = true)]
     inside: bool,
+}
+
+#[derive(Args, Debug)]
+struct ScriptArgs {
+    /// Scripts, or folders searched recursively for .pkt files.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The stack under test: a registered stack (virtual time), or linux (the kernel, through
+    /// a TUN device in a network namespace of its own; root).
+    #[arg(long, default_value = "core")]
+    stack: String,
+    /// TCP profile of a registered stack: rfc9293 or rfc793.
+    #[arg(long, default_value = "rfc9293", value_parser = parse_profile)]
+    profile: synack_core::Profile,
+    /// Accept outbound option lists that differ from the script's (a stack without the
+    /// kernel's sackOK, wscale and timestamps), counting each.
+    #[arg(long)]
+    lenient_options: bool,
+    /// Timing tolerance in milliseconds, by packetdrill's rules (the most of this and 12.5 %
+    /// of the time since the previous event). Without it, timing is exact.
+    #[arg(long, value_parser = parse_tolerance)]
+    tolerance: Option<std::time::Duration>,
+    /// Write the results as JSON.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write the results as JUnit XML, one test case per script.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Internal: already inside the network namespace (linux).
+    #[arg(long, hide = true)]
+    inside: bool,
+}
+
+fn parse_tolerance(s: &str) -> Result<std::time::Duration, String> {
+    let ms: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?}: expected milliseconds, e.g. 25"))?;
+    if !(0.0..=10_000.0).contains(&ms) {
+        return Err(format!("{s}: a tolerance is 0 to 10000 ms"));
+    }
+    Ok(std::time::Duration::from_micros(
+        (ms * 1000.0).round() as u64
+    ))
 }
 
 #[derive(Args, Debug)]
@@ -322,6 +371,7 @@ fn main() -> ExitCode {
         Some(Command::Interop(a)) => interop(&a),
         Some(Command::CorpusExport(a)) => corpus_export(&a),
         Some(Command::Bench(a)) => bench(&a),
+        Some(Command::Script(a)) => script(&a),
         Some(Command::Requirements(a)) => requirements(&a),
     };
     match result {
@@ -780,6 +830,108 @@ fn interop(a: &InteropArgs) -> Result<bool, String> {
 
 #[cfg(not(all(feature = "interop", target_os = "linux")))]
 fn interop(_: &InteropArgs) -> Result<bool, String> {
+    Err("this build of synack has no interop (it needs Linux and the interop feature)".into())
+}
+
+fn script(a: &ScriptArgs) -> Result<bool, String> {
+    use synack::script::{self, Options, Report, Summary};
+    let paths = script::collect(&a.paths)?;
+    if paths.is_empty() {
+        return Err(format!(
+            "no .pkt scripts under {}",
+            a.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let opts = Options {
+        tolerance: a.tolerance,
+        lenient_options: a.lenient_options,
+    };
+    let outcomes = if a.stack == "linux" {
+        if !a.inside {
+            // The outer run: the inner one, in the namespace, prints and writes everything.
+            return linux_outer();
+        }
+        linux_scripts(&paths, opts)?
+    } else {
+        let entry = stacks::by_name(&a.stack).map_err(|e| format!("--stack: {e}; or linux"))?;
+        let mut outcomes = Vec::new();
+        for p in &paths {
+            outcomes.push(script::play_virtual(p, entry, a.profile, opts)?);
+        }
+        outcomes
+    };
+    let known = script::Known::load(&paths)?;
+    let mut outcomes = outcomes;
+    for o in &mut outcomes {
+        known.apply(&a.stack, o);
+    }
+    for o in &outcomes {
+        say!("{}", o.line());
+        if o.is_known_difference() {
+            continue;
+        }
+        for d in o.detail() {
+            say!("        {d}");
+        }
+    }
+    let summary = Summary::of(&outcomes);
+    say!("{}", summary.line());
+    let stack = a.stack.as_str();
+    if let Some(path) = &a.report {
+        let report = Report::new(stack, a.profile.name(), &outcomes);
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &a.junit {
+        synack::junit::write(
+            path,
+            "synack script",
+            &script::junit_cases(&outcomes, stack),
+        )?;
+    }
+    match summary.exit_code() {
+        0 => Ok(true),
+        1 => Ok(false),
+        _ => Err(format!(
+            "{} malformed scripts (see above)",
+            summary.malformed
+        )),
+    }
+}
+
+/// `synack script --stack linux`, outside the namespace: runs itself again inside it.
+#[cfg(all(feature = "interop", target_os = "linux"))]
+fn linux_outer() -> Result<bool, String> {
+    use synack::interop;
+    interop::preflight()?;
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    args.push("--inside".into());
+    Ok(interop::run_in_namespace(&args)?)
+}
+
+/// `synack script --stack linux`, inside the namespace: plays the scripts on the kernel.
+#[cfg(all(feature = "interop", target_os = "linux"))]
+fn linux_scripts(
+    paths: &[PathBuf],
+    opts: synack::script::Options,
+) -> Result<Vec<synack::script::Outcome>, String> {
+    Ok(synack::interop::script::play_all(paths, opts)?)
+}
+
+#[cfg(not(all(feature = "interop", target_os = "linux")))]
+fn linux_outer() -> Result<bool, String> {
+    Err("this build of synack has no interop (it needs Linux and the interop feature)".into())
+}
+
+#[cfg(not(all(feature = "interop", target_os = "linux")))]
+fn linux_scripts(
+    _: &[PathBuf],
+    _: synack::script::Options,
+) -> Result<Vec<synack::script::Outcome>, String> {
     Err("this build of synack has no interop (it needs Linux and the interop feature)".into())
 }
 

@@ -67,11 +67,28 @@ impl Port {
         self.error.borrow_mut().get_or_insert(e);
     }
 
+    /// The packet for synack-core's address that a wait kept, if any.
+    pub(super) fn take(&self) -> Option<Vec<u8>> {
+        self.pending.borrow_mut().take()
+    }
+
+    /// Writes a packet to the device, for the kernel.
+    pub(super) fn send(&self, bytes: &[u8]) {
+        if let Err(e) = self.device.send(bytes) {
+            self.fail(format!("write to {TUN_NAME}: {e}"));
+        }
+    }
+
+    /// The device's first error, if any.
+    pub(super) fn error(&self) -> Option<String> {
+        self.error.borrow().clone()
+    }
+
     /// Waits at most `wait` for a packet for synack-core and keeps it pending. Only what is
     /// addressed to synack-core crosses, and an IPv4 packet that does not parse (synack-core
     /// must drop and count it); the kernel's other chatter (IPv6 router solicitations, say)
     /// is not ours.
-    fn wait(&self, wait: Duration) {
+    pub(super) fn wait(&self, wait: Duration) {
         if self.pending.borrow().is_some() {
             return;
         }

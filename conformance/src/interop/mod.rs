@@ -24,6 +24,7 @@
 
 mod boundary;
 mod scenarios;
+pub mod script;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -184,6 +185,21 @@ pub fn scenario_names() -> Vec<String> {
         .collect()
 }
 
+/// Creates the TUN device: the kernel's address on it, the far side's behind it.
+fn device() -> Result<boundary::Port, Error> {
+    let mut config = tun::Configuration::default();
+    // tun's address calls take anything `ToAddress`.
+    config
+        .tun_name(TUN_NAME)
+        .address(KERNEL)
+        .netmask((255, 255, 255, 0))
+        .mtu(1500)
+        .up();
+    let tun = tun::create(&config)
+        .map_err(|e| Error::cannot_run(format!("cannot create {TUN_NAME}: {e}")))?;
+    Ok(boundary::Port::new(tun))
+}
+
 /// The inner run, inside the namespace: sets up the device and plays every scenario (or those
 /// whose name contains `opts.only`; none matching is bad usage).
 pub fn run_inside(opts: &Options) -> Result<Report, Error> {
@@ -207,18 +223,8 @@ pub fn run_inside(opts: &Options) -> Result<Report, Error> {
             ),
         ));
     }
-    let mut config = tun::Configuration::default();
-    // tun's address calls take anything `ToAddress`.
-    config
-        .tun_name(TUN_NAME)
-        .address(KERNEL)
-        .netmask((255, 255, 255, 0))
-        .mtu(1500)
-        .up();
-    let tun = tun::create(&config)
-        .map_err(|e| Error::cannot_run(format!("cannot create {TUN_NAME}: {e}")))?;
+    let port = std::rc::Rc::new(device()?);
     std::fs::create_dir_all(&opts.pcap_dir).map_err(|e| Error::file(&opts.pcap_dir, e))?;
-    let port = std::rc::Rc::new(boundary::Port::new(tun));
     let scenarios = chosen
         .into_iter()
         .map(|(i, s)| ScenarioResult {

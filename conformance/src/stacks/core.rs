@@ -92,6 +92,16 @@ impl TcpStack for CoreStack {
     fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
         self.endpoint.abort(id)
     }
+    /// synack-core has no Nagle algorithm (SHLD-7 is not implemented): every SEND is pushed,
+    /// so "no delay" is what it does, and the algorithm cannot be turned on.
+    fn set_no_delay(&mut self, id: SocketId, on: bool) -> Result<(), UserError> {
+        self.endpoint.status(id)?;
+        if on {
+            Ok(())
+        } else {
+            Err(UserError::InsufficientResources)
+        }
+    }
     fn status(&self, id: SocketId) -> Result<State, UserError> {
         self.endpoint.status(id).map(|s| s.state)
     }

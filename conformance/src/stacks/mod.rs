@@ -275,6 +275,12 @@ pub trait TcpStack {
     fn close(&mut self, id: SocketId) -> Result<(), UserError>;
     /// ABORT.
     fn abort(&mut self, id: SocketId) -> Result<(), UserError>;
+    /// Turns Nagle's algorithm (RFC 9293 §3.7.4) off (`true`) or on for a connection, as
+    /// sockets' `TCP_NODELAY` does. A stack that cannot express the choice says
+    /// "insufficient resources"; by default none can.
+    fn set_no_delay(&mut self, _id: SocketId, _on: bool) -> Result<(), UserError> {
+        Err(UserError::InsufficientResources)
+    }
     /// STATUS (RFC 9293 §3.10.6): the socket's state, or "connection does not exist".
     fn status(&self, id: SocketId) -> Result<State, UserError>;
     /// The socket's state, CLOSED once it is gone.

@@ -619,6 +619,9 @@ impl TcpStack for Planted {
     fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
         self.inner.abort(id)
     }
+    fn set_no_delay(&mut self, id: SocketId, on: bool) -> Result<(), UserError> {
+        self.inner.set_no_delay(id, on)
+    }
     fn status(&self, id: SocketId) -> Result<State, UserError> {
         self.inner.status(id)
     }

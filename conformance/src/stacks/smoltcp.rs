@@ -959,6 +959,17 @@ impl TcpStack for SmolStack {
         self.poll();
         Ok(())
     }
+    fn set_no_delay(&mut self, id: SocketId, on: bool) -> Result<(), UserError> {
+        let c = self
+            .conns
+            .get(&id)
+            .ok_or(UserError::ConnectionDoesNotExist)?;
+        let handle = c.handle;
+        self.sockets
+            .get_mut::<tcp::Socket>(handle)
+            .set_nagle_enabled(!on);
+        Ok(())
+    }
     fn abort(&mut self, id: SocketId) -> Result<(), UserError> {
         if self.listeners.contains_key(&id) {
             return self.close(id);
