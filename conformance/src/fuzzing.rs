@@ -486,6 +486,26 @@ pub fn run_sim(input: &SimInput) -> Vec<State> {
     }
 }
 
+// ------------------------------------------------------------------------------ script
+
+/// `script`: the script parser, and the runner on synack-core for every script that parses.
+/// Any text gives a verdict (malformed, skipped, failed or passed), never a panic.
+pub fn script(data: &[u8]) -> Option<crate::script::Verdict> {
+    let text = String::from_utf8_lossy(data);
+    let parsed = crate::script::syntax::parse(&text).ok()?;
+    // A long script is many short ones to the runner; this keeps each input quick.
+    if parsed.events.len() > 64 {
+        return None;
+    }
+    let played = crate::script::play_source(
+        &text,
+        crate::stacks::core(),
+        synack_core::Profile::Rfc9293,
+        crate::script::Options::default(),
+    );
+    Some(played.verdict)
+}
+
 // ------------------------------------------------------------------------------ parsers
 
 /// `parsers`: the other parsers synack has: reference-table files, regression files, and the

@@ -289,6 +289,10 @@ struct SweepArgs {
     /// Write the report as JSON (outcomes and coverage).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Write the results as JUnit XML, one test case per seed (a failure carries its replay
+    /// command; a known difference is a skipped case).
+    #[arg(long)]
+    junit: Option<PathBuf>,
     /// Fail if any transition of the profile's state diagram was never exercised (RFC 9293
     /// Figure 5, 20 transitions; under rfc793, RFC 793 Figure 6, 19).
     #[arg(long)]
@@ -578,6 +582,9 @@ fn run_sweep(a: &SweepArgs) -> Result<bool, String> {
         );
     }
     // The summary is out first, so that it is there even if the report cannot be written.
+    if let Some(path) = &a.junit {
+        synack::junit::write(path, "synack sweep", &sweep::junit_cases(&report))?;
+    }
     if let (Some(mut file), Some(path)) = (report_file, &a.report) {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         file.write_all((text + "\n").as_bytes())

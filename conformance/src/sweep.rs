@@ -497,3 +497,27 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     }
     Ok((k, n))
 }
+
+/// The JUnit cases of a sweep: one per seed, named `seed N`, in the class
+/// `sweep.CLIENT,SERVER.FAULTS`. A failure carries its replay command; a failure that a known
+/// difference explains is a skipped case naming it.
+pub fn junit_cases(report: &SweepReport) -> Vec<crate::junit::Case> {
+    use crate::junit::{Case, Outcome};
+    let classname = format!("sweep.{}.{}", report.config.stacks, report.faults);
+    report
+        .outcomes
+        .iter()
+        .map(|o| Case {
+            name: format!("seed {}", o.seed),
+            classname: classname.clone(),
+            outcome: match (&o.failure, o.expected) {
+                (None, _) => Outcome::Passed,
+                (Some(_), Some(id)) => Outcome::Skipped(format!("known difference {id}")),
+                (Some(f), None) => Outcome::Failed {
+                    message: f.to_string(),
+                    detail: o.replay.clone().unwrap_or_default(),
+                },
+            },
+        })
+        .collect()
+}

@@ -202,3 +202,13 @@ fn sim_corpus_reaches_every_state() {
     let missing = unreached("sim", synack::fuzzing::sim);
     assert!(missing.is_empty(), "corpus/sim/ never reaches {missing:?}");
 }
+
+#[test]
+fn script_corpus_replays() {
+    assert!(
+        replay("script", |d| {
+            let _ = synack::fuzzing::script(d);
+        }) > 0,
+        "corpus/script/ holds no seed inputs"
+    );
+}

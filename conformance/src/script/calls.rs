@@ -241,7 +241,8 @@ fn name_arg<'a>(line: &'a CallLine, i: usize, what: &str) -> Result<&'a str, Not
     }
 }
 
-/// A length argument: a number, or `...` for "as many as the script says it returns".
+/// A length argument: a number up to 1 MiB, or `...` for "as many as the script says it
+/// returns".
 fn len_arg(line: &CallLine, i: usize) -> Result<usize, NotACall> {
     let (e, pos) = arg(line, i)?;
     match e {
@@ -249,11 +250,17 @@ fn len_arg(line: &CallLine, i: usize) -> Result<usize, NotACall> {
             .ret
             .int()
             .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| NotACall::Bad(*pos, "a length of `...` needs a return value".into())),
+            .filter(|v| *v <= 1 << 20)
+            .ok_or_else(|| {
+                NotACall::Bad(
+                    *pos,
+                    "a length of `...` needs a return value of at most 1 MiB".into(),
+                )
+            }),
         _ => int_arg(line, i, "a length").and_then(|v| {
             usize::try_from(v)
                 .ok()
-                .filter(|v| *v <= 1 << 24)
+                .filter(|v| *v <= 1 << 20)
                 .ok_or_else(|| NotACall::Bad(*pos, format!("length {v} out of range")))
         }),
     }

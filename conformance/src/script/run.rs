@@ -177,10 +177,30 @@ fn unsupported(script: &Script) -> Option<String> {
     None
 }
 
+/// The latest a script's events may be scheduled, added up: about 11 days.
+const MAX_SCRIPT_MICROS: u64 = 1_000_000 * 1_000_000;
+/// The most data one inbound line may carry: what fits one IPv4 packet with a full TCP header.
+const MAX_INBOUND_LEN: u32 = 65_535 - 20 - 60;
+
 /// Checks what the syntax allows but packetdrill's semantics do not.
 fn validate(script: &Script) -> Result<(), (Pos, String)> {
     let mut last_absolute = 0;
+    let mut total: u64 = 0;
     for (i, e) in script.events.iter().enumerate() {
+        let times = match e.when {
+            When::Any => [None, None, e.returns],
+            When::At { time, upto } => [Some(time), upto, e.returns],
+        };
+        for t in times.into_iter().flatten() {
+            total = if t.relative {
+                total.saturating_add(t.micros)
+            } else {
+                total.max(t.micros)
+            };
+        }
+        if total > MAX_SCRIPT_MICROS {
+            return Err((e.pos, "a script may last at most 1,000,000 s".into()));
+        }
         let outbound = matches!(&e.action, Action::Packet(p) if !p.inbound);
         if i == 0 {
             let zero = matches!(e.when, When::At { time, upto: None } if time.micros == 0);
@@ -212,6 +232,12 @@ fn validate(script: &Script) -> Result<(), (Pos, String)> {
         }
         match &e.action {
             Action::Packet(p) if p.inbound => {
+                if p.len > MAX_INBOUND_LEN {
+                    return Err((
+                        p.seq_pos,
+                        format!("{} octets do not fit one IPv4 packet", p.len),
+                    ));
+                }
                 if p.win.is_none() {
                     return Err((
                         p.seq_pos,
@@ -366,7 +392,7 @@ impl<T: Target> Runner<'_, T> {
     fn line_text(&self, pos: Pos) -> String {
         self.source
             .lines()
-            .nth(pos.line as usize - 1)
+            .nth((pos.line as usize).saturating_sub(1))
             .unwrap_or("")
             .trim()
             .to_string()
@@ -822,13 +848,15 @@ impl<T: Target> Runner<'_, T> {
         };
         let live = match Packet::parse(bytes) {
             Ok(l) => l,
-            Err(err) => return Err(self.fail(
-                e.pos,
-                format!(
+            Err(err) => {
+                return Err(self.fail(
+                    e.pos,
+                    format!(
                     "error handling packet: the stack sent a packet that does not parse ({err:?})"
                 ),
-                detail(self),
-            )),
+                    detail(self),
+                ))
+            }
         };
         let t = &live.tcp;
         let n = &mut self.nums;

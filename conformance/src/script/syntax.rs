@@ -744,6 +744,7 @@ impl Parser {
     }
 
     fn options(&mut self) -> Parsed<Opts> {
+        let opened = self.pos();
         self.bump();
         self.skip_blank()?;
         if self.looking_at("...") {
@@ -837,7 +838,7 @@ impl Parser {
                     return self.error(
                         p,
                         format!(
-                            "expected `,` or `>` in the option list, found {}",
+                            "expected `,` or `>` in the option list opened at {opened}, found {}",
                             self.found()
                         ),
                     );
