@@ -16,7 +16,7 @@ use synack_core::{Config, Event, Instant, SocketId, State, UserError};
 
 use super::calls::{Call, Ret, SockOpt, O_NONBLOCK, O_RDWR};
 use super::run::{Happened, Target};
-use crate::stacks::{StackEntry, TcpStack, ADDRS};
+use crate::stacks::{StackEntry, TcpStack, Transition, ADDRS};
 
 // Linux's errno numbers, as `calls` names them.
 const EBADF: i32 = 9;
@@ -69,6 +69,8 @@ pub struct VirtualHost {
     /// A call that blocked, tried again after every input.
     blocked: Option<Call>,
     out: Vec<u8>,
+    /// The state changes the stack reported.
+    transitions: Vec<Transition>,
 }
 
 impl VirtualHost {
@@ -80,6 +82,7 @@ impl VirtualHost {
             fds: BTreeMap::new(),
             blocked: None,
             out: Vec::with_capacity(2048),
+            transitions: Vec::new(),
         }
     }
 
@@ -133,8 +136,7 @@ impl VirtualHost {
                 }
             }
         }
-        let mut ignored = Vec::new();
-        self.stack.drain_transitions(&mut ignored);
+        self.stack.drain_transitions(&mut self.transitions);
     }
 
     fn lowest_free_fd(&self) -> i64 {
@@ -286,9 +288,12 @@ impl VirtualHost {
                     id, error, shut_wr, ..
                 },
             ) => {
+                // A connection that was refused says so; one that was reset or timed out can
+                // send no more: the socket interface's "broken pipe". (RECEIVE reports the
+                // reset itself.)
                 if let Some(e) = error {
                     self.clear_error(n);
-                    return Some(Err(if e == ECONNREFUSED { e } else { EPIPE.min(e) }));
+                    return Some(Err(if e == ECONNREFUSED { e } else { EPIPE }));
                 }
                 if shut_wr {
                     return Some(Err(EPIPE));
@@ -468,5 +473,9 @@ impl Target for VirtualHost {
 
     fn blocked(&self) -> bool {
         self.blocked.is_some()
+    }
+
+    fn transitions(&self) -> Vec<(State, State)> {
+        self.transitions.iter().map(|t| (t.from, t.to)).collect()
     }
 }

@@ -259,6 +259,7 @@ pub fn malformed(e: syntax::SyntaxError) -> Played {
         option_mismatches: 0,
         events: 0,
         end: std::time::Duration::ZERO,
+        transitions: Vec::new(),
     }
 }
 

@@ -28,7 +28,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader, TcpOption};
-use synack_core::SeqNum;
+use synack_core::{SeqNum, State};
 
 use super::calls::{self, Call, NotACall, Ret};
 use super::syntax::{Action, CallLine, Event, Opts, PacketLine, Pos, Script, TcpOpt, Time, When};
@@ -79,6 +79,10 @@ pub trait Target {
     fn call(&mut self, call: &Call) -> Option<Ret>;
     /// Whether a call is blocked.
     fn blocked(&self) -> bool;
+    /// The state changes the stack reported, in order (none, for a stack that reports none).
+    fn transitions(&self) -> Vec<(State, State)> {
+        Vec::new()
+    }
     /// The script's ports: the one it connects to the stack from, and the one the stack
     /// connects to.
     fn script_ports(&self) -> (u16, u16) {
@@ -133,6 +137,8 @@ pub struct Played {
     pub events: usize,
     /// The time of the last event, since the script's start.
     pub end: Duration,
+    /// The state changes the stack reported (`from`, `to`), in order.
+    pub transitions: Vec<(State, State)>,
 }
 
 /// The features a script may need that the runner does not build or judge, checked before
@@ -347,6 +353,7 @@ pub fn play<T: Target>(target: &mut T, script: &Script, source: &str, opts: Opti
         option_mismatches: 0,
         events: 0,
         end: Duration::ZERO,
+        transitions: Vec::new(),
     };
     if let Err((pos, m)) = validate(script) {
         played.verdict = Verdict::Malformed(pos, m);
@@ -373,6 +380,7 @@ pub fn play<T: Target>(target: &mut T, script: &Script, source: &str, opts: Opti
     let result = runner.run(&mut played.events);
     played.option_mismatches = runner.option_mismatches;
     played.end = runner.base;
+    played.transitions = runner.target.transitions();
     if let Err(f) = result {
         played.verdict = Verdict::Failed(f);
     }
