@@ -139,7 +139,7 @@ pub fn run_in_namespace(inner_args: &[String]) -> Result<bool, Error> {
     println!("network namespace {name} removed");
     if status.code() == Some(2) {
         return Err(Error::cannot_run(
-            "the run inside the namespace could not start (see above)",
+            "the run inside the namespace ended with status 2: bad input, or it could not start (see above)",
         ));
     }
     Ok(status.success())

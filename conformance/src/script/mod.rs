@@ -174,9 +174,10 @@ impl Outcome {
     pub fn line(&self) -> String {
         let p = self.path.display();
         let extra = if self.played.option_mismatches > 0 {
+            let n = self.played.option_mismatches;
             format!(
-                " ({} option lists differed, accepted by --lenient-options)",
-                self.played.option_mismatches
+                " ({n} option list{} differed, accepted by --lenient-options)",
+                if n == 1 { "" } else { "s" }
             )
         } else {
             String::new()
