@@ -489,7 +489,8 @@ pub fn run_sim(input: &SimInput) -> Vec<State> {
 // ------------------------------------------------------------------------------ script
 
 /// `script`: the script parser, and the runner on synack-core for every script that parses.
-/// Any text gives a verdict (malformed, skipped, failed or passed), never a panic.
+/// Any text gives a verdict (malformed, skipped, failed or passed), never a panic; values
+/// nested past 32 deep are malformed, so the parser cannot run out of stack.
 pub fn script(data: &[u8]) -> Option<crate::script::Verdict> {
     let text = String::from_utf8_lossy(data);
     let parsed = crate::script::syntax::parse(&text).ok()?;

@@ -80,7 +80,7 @@ enum Command {
     /// Play scripts in packetdrill's syntax (.pkt) against a stack: in virtual time against a
     /// registered stack, or in real time against the Linux kernel.
     #[command(
-        after_help = "Exit status: 0 every script passed or was skipped for a feature it needs; 1 a script failed; 2 bad usage, a malformed script, or (linux) it cannot run here."
+        after_help = "Exit status: 0 every script passed, was skipped for a feature it needs, or failed where known-differences.toml says the stack departs from the RFCs; 1 a script failed; 2 bad usage, a malformed script, or (linux) it cannot run here."
     )]
     Script(ScriptArgs),
     /// Measure simulator throughput: simulations/s, segments/s and peak RSS per scenario and
@@ -147,7 +147,7 @@ struct ScriptArgs {
     #[arg(long)]
     lenient_options: bool,
     /// Timing tolerance in milliseconds, by packetdrill's rules (the most of this and 12.5 %
-    /// of the time since the previous event). Without it, timing is exact.
+    /// of the time since the previous event, so 0 is not exact). Without it, timing is exact.
     #[arg(long, value_parser = parse_tolerance)]
     tolerance: Option<std::time::Duration>,
     /// Write the results as JSON.
@@ -878,6 +878,9 @@ fn script(a: &ScriptArgs) -> Result<bool, String> {
     }
     for o in &outcomes {
         say!("{}", o.line());
+        for n in &o.played.notes {
+            say!("        note: {n}");
+        }
         if o.is_known_difference() {
             continue;
         }
@@ -904,8 +907,9 @@ fn script(a: &ScriptArgs) -> Result<bool, String> {
         0 => Ok(true),
         1 => Ok(false),
         _ => Err(format!(
-            "{} malformed scripts (see above)",
-            summary.malformed
+            "{} malformed script{} (see above)",
+            summary.malformed,
+            if summary.malformed == 1 { "" } else { "s" }
         )),
     }
 }

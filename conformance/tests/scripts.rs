@@ -214,3 +214,67 @@ fn every_failure_of_smoltcp_is_a_recorded_difference() {
         }
     }
 }
+
+fn play(source: &str) -> Verdict {
+    script::play_source(source, stacks::core(), Profile::Rfc9293, Options::default()).verdict
+}
+
+#[test]
+fn a_blocking_calls_end_counts_from_the_previous_event_as_its_start_does() {
+    // connect starts at 1 s and must return 0.1 s after it, at 1.1 s.
+    let source = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +1 fcntl(3, F_GETFL) = 0x2\n\
+                  +0...0.1 connect(3, ..., ...) = 0\n\
+                  +0 > S 0:0(0) <mss 1460>\n\
+                  +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1460>\n\
+                  +0 > . 1:1(0) ack 1\n";
+    assert_eq!(play(source), Verdict::Passed);
+    let late = source.replace("+0...0.1 connect", "+0...0.2 connect");
+    let Verdict::Failed(f) = play(&late) else {
+        panic!("a call that returns early passed");
+    };
+    assert!(
+        f.message.contains("system call return at 1.200000"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn a_second_connect_is_a_new_connection_with_its_own_isn() {
+    let source = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0...0.1 connect(3, ..., ...) = -1 ECONNREFUSED (Connection refused)\n\
+                  +0 > S 0:0(0) <mss 1460>\n\
+                  +0.1 < R. 0:0(0) ack 1 win 0\n\
+                  +0 close(3) = 0\n\
+                  +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0...0.1 connect(3, ..., ...) = 0\n\
+                  +0 > S 0:0(0) <mss 1460>\n\
+                  +0.1 < S. 0:0(0) ack 1 win 65535 <mss 1460>\n\
+                  +0 > . 1:1(0) ack 1\n";
+    assert_eq!(play(source), Verdict::Passed);
+}
+
+#[test]
+fn a_call_still_blocked_at_the_end_fails_the_script() {
+    let source = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n\
+                  +0 accept(3, ..., ...) = 4\n";
+    let Verdict::Failed(f) = play(source) else {
+        panic!("a call that never returned passed");
+    };
+    assert_eq!(f.pos.line, 4);
+}
+
+#[test]
+fn deep_values_and_trailing_text_are_malformed_not_a_crash() {
+    let deep = format!("0 socket({}1{}) = 3\n", "[".repeat(5000), "]".repeat(5000));
+    assert!(matches!(play(&deep), Verdict::Malformed(_, m) if m.contains("nests")));
+    let junk = "0 < . 1:1(0) ack 1 wn 100\n";
+    assert!(matches!(play(junk), Verdict::Malformed(p, m) if p.col == 20 && m.contains("`wn`")));
+    let unsupported = "0 getsockopt(3, SOL_TCP, TCP_INFO, {tcpi_state=7}, [104]) = 0\n";
+    assert_eq!(
+        play(unsupported),
+        Verdict::Skipped("socket option SOL_TCP TCP_INFO".into())
+    );
+}

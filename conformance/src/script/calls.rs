@@ -74,8 +74,9 @@ pub enum Call {
         /// Its value.
         value: i64,
     },
-    /// `getsockopt(fd, SOL_SOCKET, SO_ERROR, [value], [len])`: the value the script expects,
-    /// which the runner checks.
+    /// `getsockopt(fd, SOL_SOCKET, SO_ERROR, [value], [len])`: a target returns the
+    /// option's value as the call's result, and the runner compares it with the value in the
+    /// script's brackets.
     GetError {
         /// The socket.
         fd: i64,

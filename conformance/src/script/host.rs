@@ -66,8 +66,9 @@ pub struct VirtualHost {
     stack: Box<dyn TcpStack>,
     now: Instant,
     fds: BTreeMap<i64, Fd>,
-    /// A call that blocked, tried again after every input.
-    blocked: Option<Call>,
+    /// A call that blocked, tried again after every input, with what a blocked write has
+    /// handed over so far.
+    blocked: Option<(Call, usize)>,
     out: Vec<u8>,
     /// The state changes the stack reported.
     transitions: Vec<Transition>,
@@ -143,8 +144,9 @@ impl VirtualHost {
         (3..).find(|n| !self.fds.contains_key(n)).unwrap_or(3)
     }
 
-    /// Makes `call`: its result, or `None` if it would block.
-    fn attempt(&mut self, call: &Call) -> Option<Ret> {
+    /// Makes `call`: its result, or `None` if it would block. `written` counts what a
+    /// blocking write has handed over so far: it returns once all of it is taken.
+    fn attempt(&mut self, call: &Call, written: &mut usize) -> Option<Ret> {
         self.absorb_events();
         if let Call::Socket = call {
             let fd = self.lowest_free_fd();
@@ -303,12 +305,17 @@ impl VirtualHost {
                     State::Closed => return Some(Err(EPIPE)),
                     _ => {}
                 }
-                let data = vec![0u8; len];
+                let data = vec![0u8; len - *written];
                 match self.stack.send(now, id, &data) {
-                    Ok(taken) if taken == len => Some(Ok(taken as i64)),
-                    Ok(0) => would_block(nonblocking),
-                    Ok(taken) => Some(Ok(taken as i64)),
-                    Err(UserError::ConnectionClosing) => Some(Err(EPIPE)),
+                    Ok(taken) => {
+                        *written += taken;
+                        if *written == len || (nonblocking && *written > 0) {
+                            Some(Ok(*written as i64))
+                        } else {
+                            would_block(nonblocking)
+                        }
+                    }
+                    Err(_) if *written > 0 => Some(Ok(*written as i64)),
                     Err(_) => Some(Err(EPIPE)),
                 }
             }
@@ -435,13 +442,15 @@ impl Target for VirtualHost {
                     bytes: self.out.clone(),
                 });
             }
-            if let Some(call) = self.blocked {
-                if let Some(ret) = self.attempt(&call) {
-                    self.blocked = None;
-                    return Some(Happened::Returned {
-                        at: self.elapsed(),
-                        ret,
-                    });
+            if let Some((call, mut written)) = self.blocked.take() {
+                match self.attempt(&call, &mut written) {
+                    Some(ret) => {
+                        return Some(Happened::Returned {
+                            at: self.elapsed(),
+                            ret,
+                        })
+                    }
+                    None => self.blocked = Some((call, written)),
                 }
             }
             let until = Instant::from_nanos(u64::try_from(until.as_nanos()).unwrap_or(u64::MAX));
@@ -464,9 +473,10 @@ impl Target for VirtualHost {
     }
 
     fn call(&mut self, call: &Call) -> Option<Ret> {
-        let ret = self.attempt(call);
+        let mut written = 0;
+        let ret = self.attempt(call, &mut written);
         if ret.is_none() {
-            self.blocked = Some(*call);
+            self.blocked = Some((*call, written));
         }
         ret
     }

@@ -170,7 +170,8 @@ impl Known {
 
 impl Outcome {
     /// One line: `passed path`, `FAILED path:line:col: message`, `skipped path: needs X`,
-    /// `known   path:line:col: ...` for a failure a known difference explains.
+    /// `ERROR path:line:col: message` for a malformed script, and `known path:line:col: ...`
+    /// (with the difference on a second line) for a failure a known difference explains.
     pub fn line(&self) -> String {
         let p = self.path.display();
         let extra = if self.played.option_mismatches > 0 {

@@ -11,8 +11,10 @@
 //!   one (the default on virtual time) it must happen exactly then.
 //! - Sequence numbers. SYNs carry absolute numbers, every other segment numbers relative to
 //!   its sender's ISN: an inbound SYN's sequence number goes on the wire as written and is the
-//!   script's ISN; the stack's ISN is learned from its first SYN. An ACK number is translated
-//!   only when the ACK bit is set, and is always compared.
+//!   script's ISN; the stack's ISN (and, when it connects, its port) is learned from its
+//!   first SYN, and learned again for a new connection: after `connect`, or when the script
+//!   sends a new SYN after a RST. An ACK number is translated only when the ACK bit is set,
+//!   and is always compared.
 //! - Outbound packets. The stack's segments queue up; each `>` line takes the next one and
 //!   compares flags, sequence and acknowledgment numbers, length, the window where the line
 //!   gives one, and the options (in order, NOPs included, TSval and TSecr not compared) unless
@@ -20,7 +22,9 @@
 //!   is added to packetdrill's: a segment sent no later than the last event that no line took
 //!   fails the script at its end, rather than going unseen.
 //! - System calls. A call that cannot complete blocks and the script goes on; its result is
-//!   checked when it returns, and its return time too if the line gives one (`+0...0.1`).
+//!   checked when it returns, and its return time too if the line gives one (`+0...0.1`,
+//!   which ends 0.1 s after the previous event). A call still blocked when the script ends
+//!   fails it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -258,10 +262,22 @@ fn validate(script: &Script) -> Result<(), (Pos, String)> {
                 if p.opts == Opts::Any {
                     return Err((p.opts_pos, "`<...>` is for outbound packets only".into()));
                 }
+                if let Opts::List(list) = &p.opts {
+                    let octets: usize = list.iter().map(TcpOpt::wire_len).sum();
+                    if octets > 40 {
+                        return Err((
+                            p.opts_pos,
+                            format!("{octets} octets of options do not fit a TCP header (40)"),
+                        ));
+                    }
+                }
             }
             Action::Call(c) => {
-                if let Err(NotACall::Bad(pos, m)) = calls::call(c) {
-                    return Err((pos, m));
+                match calls::call(c) {
+                    Err(NotACall::Bad(pos, m)) => return Err((pos, m)),
+                    // Skipped, naming the call or option; its values are not the runner's.
+                    Err(NotACall::Unsupported(_)) => continue,
+                    Ok(_) => {}
                 }
                 if let Err(NotACall::Bad(pos, m)) = calls::expected(c) {
                     return Err((pos, m));
@@ -326,6 +342,8 @@ struct Runner<'a, T: Target> {
     prev_scheduled: Duration,
     prev_inbound: bool,
     option_mismatches: u32,
+    /// When each event played so far ended.
+    ended: Vec<Duration>,
 }
 
 /// Plays `script` (whose text is `source`) against `target`.
@@ -376,6 +394,7 @@ pub fn play<T: Target>(target: &mut T, script: &Script, source: &str, opts: Opti
         prev_scheduled: Duration::ZERO,
         prev_inbound: false,
         option_mismatches: 0,
+        ended: Vec::new(),
     };
     let result = runner.run(&mut played.events);
     played.option_mismatches = runner.option_mismatches;
@@ -517,7 +536,13 @@ impl<T: Target> Runner<'_, T> {
                 }
                 Action::Packet(p) => {
                     let (at, bytes) = self.next_outbound(e.pos, hi, tol)?;
-                    self.outbound(e, p, at, &bytes, (lo, hi), tol)?;
+                    // `*`: any time at all, as packetdrill's ANY_TIME.
+                    let window = if e.when == When::Any {
+                        (Duration::ZERO, Duration::MAX)
+                    } else {
+                        (lo, hi)
+                    };
+                    self.outbound(e, p, at, &bytes, window, tol)?;
                     self.base = self.base.max(at);
                 }
                 Action::Call(c) => {
@@ -536,6 +561,7 @@ impl<T: Target> Runner<'_, T> {
             }
             self.prev_scheduled = if hi == Duration::MAX { self.base } else { lo };
             self.prev_inbound = inbound;
+            self.ended.push(self.base);
         }
         self.finish()
     }
@@ -575,31 +601,45 @@ impl<T: Target> Runner<'_, T> {
     }
 
     fn finish(&mut self) -> Result<(), Failure> {
-        // A blocked call whose line says when it returns gets until then.
+        // A blocked call gets until its line says it returns; one whose line gives no end
+        // time must have returned by the script's end (packetdrill would wait for it forever).
         if let Some(p) = &self.pending {
-            if let Some((end, tol)) = p.returns {
-                let (event, until) = (p.event, end + tol);
-                self.advance(until)?;
-                if self.pending.is_some() {
-                    let pos = self.script.events[event].pos;
-                    return Err(self.fail(
-                        pos,
-                        format!("system call did not return by {} sec", secs(until)),
-                        vec![format!("script line: {}", self.line_text(pos))],
-                    ));
-                }
+            let (event, until) = match p.returns {
+                Some((end, tol)) => (p.event, end + tol),
+                None => (p.event, self.base),
+            };
+            self.advance(until)?;
+            if self.pending.is_some() {
+                let pos = self.script.events[event].pos;
+                return Err(self.fail(
+                    pos,
+                    format!(
+                        "the system call had not returned by {} sec, when the script ended",
+                        secs(until)
+                    ),
+                    vec![format!("script line: {}", self.line_text(pos))],
+                ));
             }
         }
-        // Segments sent by the last event's time that no line took.
+        // Segments sent by the last event's time that no line took: the failure is placed at
+        // the last event that had ended when the segment was sent.
         let end = self.base;
         self.advance(end)?;
         if let Some((at, bytes)) = self.queue.iter().find(|(at, _)| *at <= end) {
-            let last = self.script.events.last().map_or(Pos::default(), |e| e.pos);
+            let after = self.ended.iter().rposition(|t| *t <= *at).unwrap_or(0);
+            let pos = self
+                .script
+                .events
+                .get(after)
+                .map_or(Pos::default(), |e| e.pos);
             let actual = self.render_live(bytes);
             return Err(self.fail(
-                last,
-                "the stack sent a segment that no line expects",
-                vec![format!("actual packet: {:>9} {actual}", secs(*at))],
+                pos,
+                "the stack sent a segment that no line expects, after this line",
+                vec![
+                    format!("script line: {}", self.line_text(pos)),
+                    format!("actual packet: {:>9} {actual}", secs(*at)),
+                ],
             ));
         }
         Ok(())
@@ -648,16 +688,24 @@ impl<T: Target> Runner<'_, T> {
                 self.nums.script_port = Some(self.target.script_ports().0);
             }
             Call::Connect { .. } => {
+                // A new connection: its port and ISN are learned from its SYN.
                 self.nums.script_port = Some(self.target.script_ports().1);
+                self.nums.stack_port = None;
+                self.nums.relearn_local = true;
+                self.nums.synchronized = false;
             }
             _ => {}
         }
+        // packetdrill's end time counts from the same point as the start: from the previous
+        // event when the start is relative (`+0...0.1` ends 0.1 s after it).
         let returns = e.returns.map(|t| {
-            let end = if t.relative {
-                start.saturating_sub(match e.when {
+            let start_relative = matches!(e.when, When::At { time, .. } if time.relative);
+            let end = if t.relative || start_relative {
+                let offset = match e.when {
                     When::At { time, .. } if time.relative => micros(time),
                     _ => Duration::ZERO,
-                }) + micros(t)
+                };
+                start.saturating_sub(offset) + micros(t)
             } else {
                 micros(t)
             };

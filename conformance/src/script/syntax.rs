@@ -12,7 +12,8 @@
 //! - events: a time, then a packet, a system call, a shell command in backticks, or a
 //!   `%{ ... }%` code block. Whitespace and line breaks between tokens do not matter;
 //! - times: `0.100` (absolute seconds), `+0.1` (after the previous event), `*` (any time),
-//!   a range `a~b`, and a blocking call's start and end, `+0...0.100`;
+//!   a range `a~b`, and a blocking call's start and end, `+0...0.100`, the end counted from
+//!   the same point as the start (so from the previous event when the start is relative);
 //! - packets: `<` inbound or `>` outbound, flags (`S F R P . U E W`, or `-` for none),
 //!   `start:end(len)`, optional `ack N` and `win N`, and an option list `<mss 1460,nop,...>` or
 //!   the wildcard `<...>`;
@@ -169,6 +170,20 @@ pub enum TcpOpt {
     Other(String),
 }
 
+impl TcpOpt {
+    /// The octets it takes in a TCP header (an option the runner does not build, its least).
+    pub fn wire_len(&self) -> usize {
+        match self {
+            TcpOpt::Nop | TcpOpt::Eol => 1,
+            TcpOpt::Mss(_) => 4,
+            TcpOpt::WindowScale(_) => 3,
+            TcpOpt::SackPermitted | TcpOpt::FastOpen | TcpOpt::Other(_) => 2,
+            TcpOpt::Sack(blocks) => 2 + 8 * blocks.len(),
+            TcpOpt::Timestamps { .. } => 10,
+        }
+    }
+}
+
 /// The options of a packet line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Opts {
@@ -295,6 +310,7 @@ pub fn parse(text: &str) -> Result<Script, SyntaxError> {
         at: 0,
         line: 1,
         col: 1,
+        depth: 0,
     };
     let mut script = Script::default();
     loop {
@@ -316,7 +332,13 @@ struct Parser {
     at: usize,
     line: u32,
     col: u32,
+    /// How deep the value being read is nested (`[`, `{`, `(`, `name=`).
+    depth: u32,
 }
+
+/// The deepest a system call's value may nest: more is no call's argument, and would run the
+/// parser out of stack.
+const MAX_DEPTH: u32 = 32;
 
 type Parsed<T> = Result<T, SyntaxError>;
 
@@ -740,6 +762,16 @@ impl Parser {
                 break;
             }
         }
+        // A packet line ends at the end of its line (or a comment).
+        self.skip_spaces()?;
+        match self.peek() {
+            None | Some('\n') => {}
+            Some('/') if self.peek_at(1) == Some('/') => {}
+            Some(_) => {
+                let pos = self.pos();
+                return self.error(pos, format!("unexpected {} after the packet", self.found()));
+            }
+        }
         Ok(line)
     }
 
@@ -950,6 +982,16 @@ impl Parser {
     fn term(&mut self) -> Parsed<Expr> {
         self.skip_blank()?;
         let pos = self.pos();
+        if self.depth >= MAX_DEPTH {
+            return self.error(pos, format!("a value nests more than {MAX_DEPTH} deep"));
+        }
+        self.depth += 1;
+        let t = self.term_inner(pos);
+        self.depth -= 1;
+        t
+    }
+
+    fn term_inner(&mut self, pos: Pos) -> Parsed<Expr> {
         match self.peek() {
             Some('.') if self.looking_at("...") => {
                 self.bump_n(3);
