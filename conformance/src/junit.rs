@@ -1,7 +1,7 @@
 //! JUnit XML for CI dashboards: `synack script --junit` (one test case per script) and
 //! `synack sweep --junit` (one per seed).
 //!
-//! This module owns the one shape both commands write ([`Case`]) and [`write`], which renders
+//! This module owns the one shape both commands write ([`Case`]) and [`write`](fn@write), which renders
 //! it with the `quick-junit` crate. The report carries no timestamps or host names, so the
 //! same run writes the same file.
 

@@ -1,13 +1,13 @@
 //! synack: a deterministic fuzz and conformance harness for TCP.
 //!
 //! The layers, each importing only from those before it:
-//! - [`failure`], [`reference`]: what a failure is; the RFC reference tables as data.
+//! - [`failure`], [`reference`](mod@reference): what a failure is; the RFC reference tables as data.
 //! - [`stacks`]: the `TcpStack` trait, the registry of stacks, the adapters (synack-core,
 //!   smoltcp), planted bugs and known differences.
 //! - [`net`], [`trace`]: the one packet path (event queue, links, faults, schedules, one parsed
 //!   summary per segment) and the trace it emits, with its renderings.
 //! - [`sim`]: the seeded simulator: applications, oracles, coverage.
-//! - [`rfc`], [`scenario`], [`sweep`], [`shrink`], [`bench`], [`suite`], [`fuzzing`],
+//! - [`rfc`], [`scenario`], [`sweep`], [`shrink`], [`bench`](mod@bench), [`suite`], [`fuzzing`],
 //!   `interop`: what is built on runs: tables, scripted figures, many seeds, delta debugging,
 //!   benchmarks, the default suite, fuzz target bodies, and the Linux kernel through TUN
 //!   (feature `interop`, Linux).

@@ -5,7 +5,7 @@
 //! - the [`TcpStack`] trait: everything the harness may ask of a TCP (packets in and out,
 //!   timers, the user calls, and the state changes it reports). Nothing in the harness reaches
 //!   past it, so any stack that implements it can be swept, replayed, shrunk and tabled;
-//! - the adapters: synack-core ([`core`]), smoltcp (`smoltcp`, feature `smoltcp`), and the
+//! - the adapters: synack-core ([`core`](mod@core)), smoltcp (`smoltcp`, feature `smoltcp`), and the
 //!   planted bugs that wrap either ([`planted`]);
 //! - the known differences of stacks we did not write ([`known`]);
 //! - the [`REGISTRY`]: name, description and factory of every stack, which the CLI, the table
@@ -227,12 +227,83 @@ pub struct Transition {
     pub to: State,
 }
 
-/// One host's TCP, as the harness drives it.
+/// One host's TCP, as the harness drives it: implement this for your stack, and every command
+/// (sweeps, replay, shrinking, tables, scripts, benches) takes it.
 ///
-/// The polling contract is synack-core's: after any input (a packet, a timeout, a user call),
-/// the harness drains `poll_transmit` and `poll_event`, reads `drain_transitions`, and calls
-/// `handle_timeout` once `poll_timeout` is due. Time is always a parameter; a stack must not
-/// read a clock or draw randomness it was not given (the ISN key), or runs stop replaying.
+/// # The polling contract
+///
+/// The harness owns time and the network. After any input (a packet, a timeout, a user call)
+/// it drains [`poll_transmit`](TcpStack::poll_transmit) until it returns false, then
+/// [`poll_event`](TcpStack::poll_event) until it returns `None`, then reads
+/// [`drain_transitions`](TcpStack::drain_transitions); it calls
+/// [`handle_timeout`](TcpStack::handle_timeout) once the instant
+/// [`poll_timeout`](TcpStack::poll_timeout) names has come, and never before. Time is always
+/// a parameter (virtual, in nanoseconds from the run's start): a stack must not read a clock,
+/// start a thread, or draw randomness it was not given (the ISN key its factory receives), or
+/// runs stop replaying from their seed. Everything is single-threaded and synchronous: a call
+/// returns when its effects are queued.
+///
+/// Packets are whole IPv4 datagrams carrying TCP, in both directions. A stack drops and counts
+/// what it cannot parse; it must not panic on any input.
+///
+/// # What the user calls return
+///
+/// The calls are RFC 9293 §3.9.1's, and their errors are §3.10's, as [`UserError`] names them:
+/// - `listen`, `listen_to` (OPEN, passive), `connect` (OPEN, active): the new socket's id;
+///   "connection already exists" if the socket pair is in use, "insufficient resources" with
+///   no port or room left (§3.10.1).
+/// - `accept`: an established connection of a listener, `Ok(None)` if there is none yet;
+///   "socket is not listening" on any other socket.
+/// - `send` (SEND): the octets taken, which may be fewer than offered when the buffer is
+///   full, 0 when none fit; "connection closing" after our CLOSE, "connection does not exist"
+///   once CLOSED (§3.10.2).
+/// - `recv` (RECEIVE): octets read, `Ok(0)` when none are ready; "connection closing" once the
+///   peer's FIN has been read past and nothing is left (§3.10.3).
+/// - `close` (CLOSE, §3.10.4): our direction ends (a FIN follows the queued data); receiving
+///   goes on. `abort` (ABORT, §3.10.5): a RST, and the TCB goes.
+/// - `status` (STATUS, §3.10.6): the socket's state, "connection does not exist" once gone.
+///
+/// Events ([`Event`]) tell the application what the calls cannot: a connection established,
+/// one waiting for `accept`, data readable, the peer's FIN, a reset, a refusal, a user timeout,
+/// the TCB deleted.
+///
+/// # State changes
+///
+/// The oracles check every state change against the RFC's diagram, so a stack reports each
+/// one, in order, from [`drain_transitions`](TcpStack::drain_transitions). A stack that cannot
+/// see its own states (the kernel through TUN is one) reports none; the harness then judges
+/// it from the wire and the user calls alone, and the checks that need transitions pass
+/// vacuously for it. An adapter over a stack that exposes its state but no log of changes
+/// polls that state after every input and reports each difference as a transition, as the
+/// smoltcp adapter does.
+///
+/// # Parameters and known differences
+///
+/// [`parameters`](TcpStack::parameters) declares the choices the RFCs leave open (MSL, RTO
+/// bounds, the delayed-ACK bound, RFC 5961's challenge-ACK limit, the clock's granularity);
+/// the wire oracles hold the stack to its own declaration. Where a stack departs from the RFCs
+/// on purpose or by design, describe the departure as a [`KnownDifference`] (with the RFC
+/// sections and the oracles or wire requirements it breaks) and return it from
+/// [`known_differences`](TcpStack::known_differences) once the stack has shown it in the run:
+/// a failure it explains is then reported as expected, and any other failure still fails.
+///
+/// # Example
+///
+/// A stack that wraps synack-core and announces no MSS option:
+///
+/// ```
+/// use synack::stacks::{core::CoreStack, TcpStack, ADDRS};
+/// use synack_core::{Config, Endpoint};
+///
+/// fn my_stack(host: usize, config: Config, isn_key: [u8; 16]) -> Box<dyn TcpStack> {
+///     let config = Config { mss_option: false, ..config };
+///     Box::new(CoreStack::new(Endpoint::new(config, ADDRS[host], isn_key)))
+/// }
+///
+/// let mut stack = my_stack(0, Config::default(), [1; 16]);
+/// assert_eq!(stack.name(), "core");
+/// assert!(stack.listen(80).is_ok());
+/// ```
 pub trait TcpStack {
     /// A short name for reports ("core", "smoltcp", ...).
     fn name(&self) -> &str;
