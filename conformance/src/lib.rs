@@ -11,17 +11,20 @@
 //!   `interop`: what is built on runs: tables, scripted figures, many seeds, delta debugging,
 //!   benchmarks, the default suite, fuzz target bodies, and the Linux kernel through TUN
 //!   (feature `interop`, Linux).
+//! - [`harness`]: [`Harness`], the builder a user's own tests drive a stack with.
 //! - the `synack` binary: parses arguments and prints.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use error::Error;
+pub use harness::Harness;
 
 pub mod bench;
 pub mod config;
 pub mod error;
 pub mod failure;
 pub mod fuzzing;
+pub mod harness;
 #[cfg(all(feature = "interop", target_os = "linux"))]
 pub mod interop;
 pub mod junit;
