@@ -12,7 +12,8 @@
 //!   benchmarks, the default suite, fuzz target bodies, and the Linux kernel through TUN
 //!   (feature `interop`, Linux).
 //! - [`harness`]: [`Harness`], the builder a user's own tests drive a stack with.
-//! - the `synack` binary: parses arguments and prints.
+//! - [`cli`]: the command line (parses arguments and prints), with [`cli::main_with`] for a
+//!   user's program that registers its own stacks; the `synack` binary calls [`cli::main`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub use error::Error;
 pub use harness::Harness;
 
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod failure;

@@ -15,7 +15,7 @@ use crate::sim::oracle::{Failure, Oracle};
 use crate::sim::workload::{Step, Workload};
 use crate::sim::{self, RunSpec};
 use crate::stacks::planted::Bug;
-use crate::stacks::{Pairing, StackFactory};
+use crate::stacks::{Pairing, Registry, StackFactory};
 use crate::sweep::run_caught;
 use crate::trace::TraceOptions;
 use crate::Error;
@@ -57,10 +57,16 @@ fn core_pair() -> String {
 pub const MAX_CONNECTIONS: usize = 100;
 
 impl Regression {
-    /// The stacks this regression runs on, with the planted bug.
+    /// The stacks this regression runs on, with the planted bug, among this build's stacks.
     pub fn pairing(&self) -> Result<Pairing, Error> {
-        let mut p =
-            Pairing::parse(&self.stacks).map_err(|e| Error::parse("regression field stacks", e))?;
+        self.pairing_in(&Registry::builtin())
+    }
+
+    /// The stacks this regression runs on, with the planted bug, among `stacks`.
+    pub fn pairing_in(&self, stacks: &Registry) -> Result<Pairing, Error> {
+        let mut p = stacks
+            .pairing(&self.stacks)
+            .map_err(|e| Error::parse("regression field stacks", e))?;
         p.plant = match &self.plant {
             None => None,
             Some(b) => Some(
@@ -73,6 +79,11 @@ impl Regression {
 
     /// Checks every field against its bound before anything runs.
     pub fn validate(&self) -> Result<(), Error> {
+        self.validate_in(&Registry::builtin())
+    }
+
+    /// Checks every field against its bound, its stacks among `stacks`.
+    pub fn validate_in(&self, stacks: &Registry) -> Result<(), Error> {
         let conns = &self.workload.conns;
         if conns.is_empty() || conns.len() > MAX_CONNECTIONS {
             return Err(Error::parse(
@@ -145,12 +156,17 @@ impl Regression {
                 }
             }
         }
-        self.pairing()?;
+        self.pairing_in(stacks)?;
         Ok(())
     }
 
     /// The run this regression replays.
     pub fn spec(&self) -> Result<RunSpec, Error> {
+        self.spec_in(&Registry::builtin())
+    }
+
+    /// The run this regression replays, its stacks among `stacks`.
+    pub fn spec_in(&self, stacks: &Registry) -> Result<RunSpec, Error> {
         let faults: faults::Profile = self
             .faults
             .parse()
@@ -162,7 +178,7 @@ impl Regression {
             fixed: Some(self.workload.clone()),
             max_bytes: self.max_bytes,
             schedule: Some(self.schedule.iter().cloned().collect()),
-            stacks: self.pairing()?,
+            stacks: self.pairing_in(stacks)?,
             conditions: match &self.conditions {
                 None => None,
                 Some(c) => Some(
@@ -177,11 +193,16 @@ impl Regression {
 
     /// Reads a regression file and checks its fields.
     pub fn load(path: &Path) -> Result<Regression, Error> {
+        Regression::load_in(path, &Registry::builtin())
+    }
+
+    /// Reads a regression file whose stacks are among `stacks`.
+    pub fn load_in(path: &Path, stacks: &Registry) -> Result<Regression, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e))?;
         let r: Regression = serde_json::from_str(&text).map_err(|e| {
             Error::parse(format!("{}:{}:{}", path.display(), e.line(), e.column()), e)
         })?;
-        r.validate().map_err(|e| match e {
+        r.validate_in(stacks).map_err(|e| match e {
             Error::Parse { location, message } => {
                 Error::parse(format!("{}: {location}", path.display()), message)
             }

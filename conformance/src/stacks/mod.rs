@@ -101,14 +101,79 @@ pub const REGISTRY: &[StackEntry] = &[
     },
 ];
 
-/// The stack named `name`.
+/// The stack named `name`, among this build's ([`REGISTRY`]).
 pub fn by_name(name: &str) -> Result<&'static StackEntry, String> {
-    REGISTRY.iter().find(|e| e.name == name).ok_or_else(|| {
-        format!(
-            "unknown stack {name:?}; expected one of: {}",
-            names().join(", ")
-        )
-    })
+    Registry::builtin().by_name(name)
+}
+
+/// The stacks a command can take by name: this build's ([`REGISTRY`]) and those a user's
+/// program adds (`synack::cli::main_with`).
+#[derive(Clone, Debug)]
+pub struct Registry {
+    entries: Vec<&'static StackEntry>,
+}
+
+impl Registry {
+    /// This build's stacks.
+    pub fn builtin() -> Registry {
+        Registry {
+            entries: REGISTRY.iter().collect(),
+        }
+    }
+
+    /// This build's stacks and `more`, after them. A name already taken is an error.
+    pub fn with(more: &[&'static StackEntry]) -> Result<Registry, String> {
+        let mut r = Registry::builtin();
+        for e in more {
+            if r.entries.iter().any(|x| x.name == e.name) {
+                return Err(format!("two stacks are named {:?}", e.name));
+            }
+            if e.name.is_empty() || e.name.contains(',') || e.name == "linux" {
+                return Err(format!(
+                    "{:?} cannot name a stack (it is empty, holds a comma, or is linux)",
+                    e.name
+                ));
+            }
+            r.entries.push(e);
+        }
+        Ok(r)
+    }
+
+    /// The stack named `name`.
+    pub fn by_name(&self, name: &str) -> Result<&'static StackEntry, String> {
+        self.entries
+            .iter()
+            .copied()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown stack {name:?}; expected one of: {}",
+                    self.names().join(", ")
+                )
+            })
+    }
+
+    /// `CLIENT,SERVER`, by name.
+    pub fn pairing(&self, s: &str) -> Result<Pairing, String> {
+        let (c, v) = s
+            .split_once(',')
+            .ok_or_else(|| format!("{s:?}: expected CLIENT,SERVER"))?;
+        Ok(Pairing {
+            client: self.by_name(c)?,
+            server: self.by_name(v)?,
+            plant: None,
+        })
+    }
+
+    /// Every stack's name, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// Every stack, in order.
+    pub fn entries(&self) -> &[&'static StackEntry] {
+        &self.entries
+    }
 }
 
 /// synack-core.
@@ -143,16 +208,9 @@ impl Pairing {
         }
     }
 
-    /// Parses `CLIENT,SERVER`.
+    /// Parses `CLIENT,SERVER`, among this build's stacks.
     pub fn parse(s: &str) -> Result<Pairing, String> {
-        let (c, v) = s
-            .split_once(',')
-            .ok_or_else(|| format!("{s:?}: expected CLIENT,SERVER"))?;
-        Ok(Pairing {
-            client: by_name(c)?,
-            server: by_name(v)?,
-            plant: None,
-        })
+        Registry::builtin().pairing(s)
     }
 
     /// `CLIENT,SERVER`.
