@@ -20,7 +20,7 @@ use crate::shrink::{self, parse_profile, Regression};
 use crate::sim::workload::Kind;
 use crate::sim::{self, DEFAULT_MAX_BYTES};
 use crate::stacks::planted::Bug;
-use crate::stacks::{known, Pairing, Registry, StackEntry};
+use crate::stacks::{self, known, Pairing, Registry, StackEntry};
 use crate::sweep::{self, parse_range, parse_shard, SeedOutcome, SweepOptions, SweepReport};
 use crate::trace::{self, TraceOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -440,7 +440,28 @@ fn print_failures(report: &SweepReport) {
     say!("failing seeds: {}", list.join(" "));
 }
 
-fn sweep_with_progress(opts: &SweepOptions) -> Result<SweepReport, String> {
+/// The command that runs this program, for the replay commands it prints: `synack`, or, for
+/// a program that registered stacks of its own (`main_with`), the path it was started by, so
+/// that its replay commands run its stacks.
+fn program(reg: &Registry) -> String {
+    if reg.entries().len() == stacks::REGISTRY.len() {
+        return "synack".into();
+    }
+    std::env::args()
+        .next()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "synack".into())
+}
+
+/// `cmd`, a `synack ...` command, as `program ...`.
+fn as_program(cmd: &str, program: &str) -> String {
+    match cmd.strip_prefix("synack ") {
+        Some(rest) if program != "synack" => format!("{program} {rest}"),
+        _ => cmd.to_string(),
+    }
+}
+
+fn sweep_with_progress(opts: &SweepOptions, program: &str) -> Result<SweepReport, String> {
     let total = sweep::seed_iter(opts).count();
     let terminal = std::io::stderr().is_terminal();
     let bar = terminal.then(|| {
@@ -462,7 +483,7 @@ fn sweep_with_progress(opts: &SweepOptions) -> Result<SweepReport, String> {
                 ..=LIVE_FAILURES => Some(format!(
                     "seed {} failed: {failure}\n  {}",
                     o.seed,
-                    o.replay.as_deref().unwrap_or_default()
+                    as_program(o.replay.as_deref().unwrap_or_default(), program)
                 )),
                 n if n == LIVE_FAILURES + 1 => {
                     Some("more failures: see the summary at the end".to_string())
@@ -488,6 +509,12 @@ fn sweep_with_progress(opts: &SweepOptions) -> Result<SweepReport, String> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let mut report = report;
+    for o in &mut report.outcomes {
+        if let Some(cmd) = &mut o.replay {
+            *cmd = as_program(cmd, program);
+        }
+    }
     Ok(report)
 }
 
@@ -507,7 +534,7 @@ fn requirements(a: &RequirementsArgs, reg: &Registry) -> Result<bool, String> {
                 max_failures: None,
             };
             opts.validate()?;
-            Some(sweep_with_progress(&opts)?)
+            Some(sweep_with_progress(&opts, &program(reg))?)
         }
     };
     say!("{}", catalog.listing(report.as_ref()));
@@ -547,7 +574,7 @@ fn run_sweep(a: &SweepArgs, reg: &Registry) -> Result<bool, String> {
         None => None,
     };
     let started = WallClock::now();
-    let report = sweep_with_progress(&opts)?;
+    let report = sweep_with_progress(&opts, &program(reg))?;
     let secs = started.elapsed().as_secs_f64();
     say!(
         "{} seeds of {} faults under {} in {secs:.1}s ({:.0} seeds/s, {:.0} packets/s){}",
@@ -720,7 +747,11 @@ fn run_shrink(a: &ShrinkArgs, reg: &Registry) -> Result<bool, String> {
         );
     }
     say!("wrote {}", path.display());
-    say!("replay: synack replay --regression {}", path.display());
+    say!(
+        "replay: {} replay --regression {}",
+        program(reg),
+        path.display()
+    );
     Ok(true)
 }
 
@@ -1035,7 +1066,7 @@ fn default_suite() -> Result<bool, String> {
         opts.seeds.start,
         opts.seeds.end
     );
-    let report = sweep_with_progress(&opts)?;
+    let report = sweep_with_progress(&opts, "synack")?;
     say!("{} passed, {} failed", report.passed, report.failed);
     Ok(ok && report.failed == 0)
 }

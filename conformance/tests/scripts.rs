@@ -278,3 +278,17 @@ fn deep_values_and_trailing_text_are_malformed_not_a_crash() {
         Verdict::Skipped("socket option SOL_TCP TCP_INFO".into())
     );
 }
+
+#[test]
+fn an_option_the_stack_cannot_set_skips_the_script() {
+    // synack-core has no Nagle algorithm to turn on.
+    let source = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                  +0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n\
+                  +0 < S 0:0(0) win 65535 <mss 1460>\n+0 > S. 0:0(0) ack 1 <mss 1460>\n\
+                  +0 < . 1:1(0) ack 1 win 65535\n+0 accept(3, ..., ...) = 4\n\
+                  +0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [0], 4) = 0\n";
+    assert_eq!(
+        play(source),
+        Verdict::Skipped("TCP_NODELAY, which the stack cannot set".into())
+    );
+}

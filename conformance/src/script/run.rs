@@ -41,6 +41,8 @@ use super::syntax::{Action, CallLine, Event, Opts, PacketLine, Pos, Script, TcpO
 pub const SCRIPT_PORT: u16 = 8080;
 /// The script's port when it connects to the stack.
 pub const SCRIPT_CLIENT_PORT: u16 = 48_879;
+/// Linux's errno for an operation the socket does not support.
+const EOPNOTSUPP: i32 = 95;
 /// How long past an outbound line's latest time the runner waits for a late segment, to say
 /// when it came.
 const LATE_GRACE: Duration = Duration::from_secs(2);
@@ -304,6 +306,8 @@ struct Pending {
     returns: Option<(Duration, Duration)>,
     /// The script's descriptor it returns, for `socket` and `accept`.
     new_fd: bool,
+    /// For `setsockopt`: the option, as the script names it.
+    option: Option<String>,
 }
 
 /// The state of a script's connection, as the runner maps its numbers.
@@ -344,6 +348,8 @@ struct Runner<'a, T: Target> {
     option_mismatches: u32,
     /// When each event played so far ended.
     ended: Vec<Duration>,
+    /// What the stack turned out to lack, which skips the script.
+    unsupported: Option<String>,
 }
 
 /// Plays `script` (whose text is `source`) against `target`.
@@ -395,13 +401,17 @@ pub fn play<T: Target>(target: &mut T, script: &Script, source: &str, opts: Opti
         prev_inbound: false,
         option_mismatches: 0,
         ended: Vec::new(),
+        unsupported: None,
     };
     let result = runner.run(&mut played.events);
     played.option_mismatches = runner.option_mismatches;
     played.end = runner.base;
     played.transitions = runner.target.transitions();
     if let Err(f) = result {
-        played.verdict = Verdict::Failed(f);
+        played.verdict = match runner.unsupported.take() {
+            Some(what) => Verdict::Skipped(what),
+            None => Verdict::Failed(f),
+        };
     }
     played
 }
@@ -717,6 +727,10 @@ impl<T: Target> Runner<'_, T> {
             so_error,
             returns,
             new_fd: matches!(call, Call::Socket | Call::Accept { .. }),
+            option: match call {
+                Call::SetOption { .. } => line.args.get(2).map(|(e, _)| e.to_string()),
+                _ => None,
+            },
         };
         if let Call::Close { fd } = call {
             self.fds.retain(|_, live| *live != fd);
@@ -748,6 +762,12 @@ impl<T: Target> Runner<'_, T> {
             format!("script line: {}", self.line_text(e.pos)),
             format!("returned at {} sec: {}", secs(at), calls::show_ret(&ret)),
         ];
+        // A socket option the runner makes but the stack cannot express: the script needs
+        // what the stack lacks, and is skipped, naming it.
+        if let (Ok(_), Err(EOPNOTSUPP), Some(opt)) = (&p.expected, &ret, &p.option) {
+            self.unsupported = Some(format!("{opt}, which the stack cannot set"));
+            return Err(self.fail(line.pos, format!("the stack cannot set {opt}"), detail));
+        }
         let ok = match (&p.expected, &ret) {
             (Ok(want), Ok(got)) if p.new_fd => {
                 if *want >= 0 && *got >= 0 {
