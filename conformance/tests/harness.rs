@@ -62,6 +62,13 @@ fn a_planted_bug_fails_with_its_requirement_and_replay_command() {
         again.failure.map(|f| f.to_string()),
         first.failure.as_ref().map(|f| f.to_string())
     );
+    // And shrinks to the fewest fault decisions that still break MUST-13.
+    let shrunk = Harness::new(&MINE)
+        .plant(Bug::ShortTimeWait)
+        .shrink(first.seed)
+        .expect("a failing seed shrinks");
+    assert!(shrunk.schedule.len() <= shrunk.original);
+    assert_eq!(shrunk.failure.requirement, Some("MUST-13"));
 }
 
 #[test]
