@@ -82,6 +82,11 @@ enum Command {
         after_help = "Exit status: 0 every script passed, was skipped for a feature it needs, or failed where known-differences.toml says the stack departs from the RFCs; 1 a script failed; 2 bad usage, a malformed script, or (linux) it cannot run here."
     )]
     Script(ScriptArgs),
+    /// Work on sweep reports: `synack report merge SHARD.json... --out SWEEP.json`.
+    #[command(
+        after_help = "Exit status: 0 merged; 2 bad usage, a file that cannot be read or written, or reports that are not distinct shards of one sweep."
+    )]
+    Report(ReportArgs),
     /// Measure simulator throughput: simulations/s, segments/s and peak RSS per scenario and
     /// stack, on one thread, with every oracle on.
     #[command(
@@ -170,6 +175,26 @@ fn parse_tolerance(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_micros(
         (ms * 1000.0).round() as u64
     ))
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    #[command(subcommand)]
+    action: ReportAction,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportAction {
+    /// Merge the JSON reports of a sweep's shards (`sweep --shard K/N --report FILE`) into
+    /// the report of the whole sweep: counts and coverage added up, outcomes in seed order.
+    Merge {
+        /// The shards' reports.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Where to write the merged report (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -400,6 +425,7 @@ pub fn main_with(stacks: &[&'static StackEntry]) -> ExitCode {
             Some(Command::Bench(a)) => bench(&a, &reg),
             Some(Command::Script(a)) => script(&a, &reg),
             Some(Command::Requirements(a)) => requirements(&a, &reg),
+            Some(Command::Report(a)) => report(&a),
         },
     };
     match result {
@@ -1005,6 +1031,36 @@ fn linux_scripts(
     _: crate::script::Options,
 ) -> Result<Vec<crate::script::Outcome>, String> {
     Err("this build of synack has no interop (it needs Linux and the interop feature)".into())
+}
+
+fn report(a: &ReportArgs) -> Result<bool, String> {
+    let ReportAction::Merge { reports, out } = &a.action;
+    let mut read = Vec::new();
+    for path in reports {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        read.push((path.display().to_string(), value));
+    }
+    let merged = sweep::merge_reports(&read)?;
+    let text = serde_json::to_string_pretty(&merged).map_err(|e| e.to_string())? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            say!(
+                "merged {} shards into {}: {} seeds, {} passed, {} failed",
+                read.len(),
+                path.display(),
+                merged["runs"],
+                merged["passed"],
+                merged["failed"]
+            );
+        }
+        None => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
+    }
+    Ok(true)
 }
 
 fn default_suite() -> Result<bool, String> {

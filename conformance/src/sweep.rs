@@ -521,3 +521,130 @@ pub fn junit_cases(report: &SweepReport) -> Vec<crate::junit::Case> {
         })
         .collect()
 }
+
+/// Merges the JSON reports of a sweep's shards (`synack sweep --shard K/N --report FILE`, one
+/// per shard) into the report of the whole sweep, as `synack report merge` does. The shards
+/// must come from the same sweep (schema, seeds, configuration, determinism check, failure
+/// limit) and be distinct shards of it; counts and coverage add up, the outcomes are put in
+/// seed order, and the transitions never exercised are those no shard exercised. A report
+/// that does not fit is an error naming its file.
+pub fn merge_reports(reports: &[(String, serde_json::Value)]) -> Result<serde_json::Value, Error> {
+    use serde_json::{json, Map, Value};
+    let Some((_, first)) = reports.first() else {
+        return Err(Error::parse("report merge", "no reports to merge"));
+    };
+    let same = [
+        "schema",
+        "seeds",
+        "config",
+        "check_determinism",
+        "max_failures",
+        "faults",
+        "profile",
+    ];
+    let mut shards: Vec<String> = Vec::new();
+    for (name, r) in reports {
+        if r.get("schema").and_then(Value::as_u64) != Some(u64::from(REPORT_SCHEMA)) {
+            return Err(Error::parse(
+                name.clone(),
+                format!("not a sweep report of schema {REPORT_SCHEMA}"),
+            ));
+        }
+        for field in same {
+            if r.get(field) != first.get(field) {
+                return Err(Error::parse(
+                    name.clone(),
+                    format!("field {field} differs from the first report's: not a shard of the same sweep"),
+                ));
+            }
+        }
+        let shard = r
+            .get("shard")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::parse(name.clone(), "not a shard (no field shard)"))?;
+        if shards.iter().any(|s| s == shard) {
+            return Err(Error::parse(
+                name.clone(),
+                format!("shard {shard} appears twice"),
+            ));
+        }
+        shards.push(shard.to_string());
+    }
+    let count = |field: &str| -> u64 {
+        reports
+            .iter()
+            .filter_map(|(_, r)| r.get(field).and_then(Value::as_u64))
+            .sum()
+    };
+    let sum_maps = |path: &[&str]| -> Map<String, Value> {
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, r) in reports {
+            let mut v = r;
+            for p in path {
+                v = v.get(*p).unwrap_or(&Value::Null);
+            }
+            if let Some(m) = v.as_object() {
+                for (k, n) in m {
+                    *out.entry(k.clone()).or_insert(0) += n.as_u64().unwrap_or(0);
+                }
+            }
+        }
+        out.into_iter().map(|(k, n)| (k, json!(n))).collect()
+    };
+    let mut outcomes: Vec<Value> = reports
+        .iter()
+        .filter_map(|(_, r)| r.get("outcomes").and_then(Value::as_array))
+        .flatten()
+        .cloned()
+        .collect();
+    outcomes.sort_by_key(|o| o.get("seed").and_then(Value::as_u64).unwrap_or(u64::MAX));
+    let transitions = sum_maps(&["coverage", "transitions"]);
+    let cells = sum_maps(&["coverage", "cells"]);
+    let exercised = |a: &figures::Arrow| {
+        transitions
+            .get(&format!("{} -> {}", a.from, a.to))
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n > 0)
+    };
+    let never = |arrows: &[figures::Arrow]| -> Vec<String> {
+        arrows
+            .iter()
+            .filter(|a| !exercised(a))
+            .map(|a| format!("{} -> {} ({})", a.from, a.to, a.label))
+            .collect()
+    };
+    let coverage = json!({
+        "figure_5": sum_maps(&["coverage", "figure_5"]),
+        "figure_6_never": never(&figures::FIGURE_6),
+        "figure_5_never": never(&figures::figure_5()),
+        "transitions": transitions,
+        "cells": cells,
+        "cells_exercised": cells.len(),
+    });
+    let mut merged = first.clone();
+    let obj = merged
+        .as_object_mut()
+        .ok_or_else(|| Error::parse(reports[0].0.clone(), "not a JSON object"))?;
+    shards.sort();
+    obj.insert(
+        "shard".into(),
+        json!(format!("merged: {}", shards.join(" "))),
+    );
+    obj.insert(
+        "stopped_early".into(),
+        json!(reports
+            .iter()
+            .any(|(_, r)| r.get("stopped_early") == Some(&json!(true)))),
+    );
+    for field in ["runs", "passed", "failed", "packets"] {
+        obj.insert(field.into(), json!(count(field)));
+    }
+    obj.insert("expected".into(), Value::Object(sum_maps(&["expected"])));
+    obj.insert(
+        "requirement_checks".into(),
+        Value::Object(sum_maps(&["requirement_checks"])),
+    );
+    obj.insert("coverage".into(), coverage);
+    obj.insert("outcomes".into(), Value::Array(outcomes));
+    Ok(merged)
+}
