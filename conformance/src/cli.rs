@@ -847,13 +847,7 @@ fn table(a: &TableArgs, reg: &Registry) -> Result<bool, String> {
     let generate = || rfc::generate::generate_for(a.profile, stack);
     if a.diff {
         let generated = generate();
-        // synack-core's deliberate differences are its own; another stack shares only those
-        // of the harness's vocabulary for what the user is told.
-        let deviations = if stack.ours {
-            rfc::deviations::for_profile(a.profile)
-        } else {
-            rfc::deviations::vocabulary(a.profile)
-        };
+        let deviations = rfc::deviations::for_stack(a.profile, stack);
         let c = rfc::compare(&reference, &generated, &deviations);
         say!("{}", rfc::render_comparison(&c));
         return Ok(!stack.ours || c.passes());
@@ -947,22 +941,15 @@ fn script(a: &ScriptArgs, reg: &Registry) -> Result<bool, String> {
             // The outer run: the inner one, in the namespace, prints and writes everything.
             return linux_outer();
         }
-        linux_scripts(&paths, opts)?
+        let mut outcomes = linux_scripts(&paths, opts)?;
+        script::Known::load(&paths)?.apply_all("linux", &mut outcomes);
+        outcomes
     } else {
         let entry = reg
             .by_name(&a.stack)
             .map_err(|e| format!("--stack: {e}; or linux"))?;
-        let mut outcomes = Vec::new();
-        for p in &paths {
-            outcomes.push(script::play_virtual(p, entry, a.profile, opts)?);
-        }
-        outcomes
+        script::play_all_virtual(&paths, entry, a.profile, opts)?
     };
-    let known = script::Known::load(&paths)?;
-    let mut outcomes = outcomes;
-    for o in &mut outcomes {
-        known.apply(&a.stack, o);
-    }
     for o in &outcomes {
         say!("{}", o.line());
         for n in &o.played.notes {

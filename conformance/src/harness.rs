@@ -169,11 +169,7 @@ impl Harness {
         let reference = rfc::reference(self.run.profile)?;
         let stack = self.run.stacks.client;
         let generated = rfc::generate::generate_for(self.run.profile, stack);
-        let deviations = if stack.ours {
-            rfc::deviations::for_profile(self.run.profile)
-        } else {
-            rfc::deviations::vocabulary(self.run.profile)
-        };
+        let deviations = rfc::deviations::for_stack(self.run.profile, stack);
         Ok(rfc::compare(&reference, &generated, &deviations))
     }
 
@@ -184,16 +180,8 @@ impl Harness {
         paths: &[PathBuf],
         options: script::Options,
     ) -> Result<Vec<script::Outcome>, Error> {
-        let stack = self.run.stacks.client;
-        let paths = script::collect(paths)?;
-        let known = script::Known::load(&paths)?;
-        let mut outcomes = Vec::new();
-        for p in &paths {
-            let mut o = script::play_virtual(p, stack, self.run.profile, options)?;
-            known.apply(stack.name, &mut o);
-            outcomes.push(o);
-        }
-        Ok(outcomes)
+        let scripts = script::collect(paths)?;
+        script::play_all_virtual(&scripts, self.run.stacks.client, self.run.profile, options)
     }
 }
 

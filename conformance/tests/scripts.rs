@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use synack::script::{self, Known, Options, Outcome, Summary, Verdict};
+use synack::script::{self, Options, Outcome, Summary, Verdict};
 use synack::stacks;
 use synack_core::Profile;
 
@@ -18,15 +18,8 @@ fn corpus(dir: &str) -> PathBuf {
 fn play_all(dir: &Path, stack: &str, opts: Options) -> Vec<Outcome> {
     let paths = script::collect(&[dir.to_path_buf()]).expect("the scripts are found");
     let entry = stacks::by_name(stack).expect("a registered stack");
-    let known = Known::load(&paths).expect("known-differences.toml parses");
-    paths
-        .iter()
-        .map(|p| {
-            let mut o = script::play_virtual(p, entry, Profile::Rfc9293, opts).expect("readable");
-            known.apply(stack, &mut o);
-            o
-        })
-        .collect()
+    script::play_all_virtual(&paths, entry, Profile::Rfc9293, opts)
+        .expect("readable, and known-differences.toml parses")
 }
 
 fn failures(outcomes: &[Outcome]) -> String {

@@ -24,14 +24,12 @@ use synack_core::wire::Packet;
 
 use super::boundary::Port;
 use super::{CORE, KERNEL};
-use crate::script::calls::{Call, Ret, Shut, SockOpt, O_NONBLOCK, O_RDWR};
+use crate::script::calls::{
+    Call, Ret, Shut, SockOpt, EBADF, EINPROGRESS, EINVAL, O_NONBLOCK, O_RDWR,
+};
 use crate::script::run::{Happened, Target};
 use crate::script::{self, syntax, Options, Outcome};
 use crate::Error;
-
-const EBADF: i32 = 9;
-const EINVAL: i32 = 22;
-const EINPROGRESS: i32 = 115;
 
 /// How often a blocked call is tried again.
 const RETRY: Duration = Duration::from_millis(1);

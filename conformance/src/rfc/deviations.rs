@@ -114,3 +114,14 @@ pub fn for_profile(profile: Profile) -> Vec<Deviation> {
         .cloned()
         .collect()
 }
+
+/// The deviations a comparison of `stack`'s table allows: synack-core's deliberate ones are
+/// its own; another stack shares only those of the harness's vocabulary for what the user is
+/// told, and its other differences are findings about it.
+pub fn for_stack(profile: Profile, stack: &crate::stacks::StackEntry) -> Vec<Deviation> {
+    if stack.ours {
+        for_profile(profile)
+    } else {
+        vocabulary(profile)
+    }
+}

@@ -98,7 +98,13 @@ pub enum Call {
 impl Call {
     /// The socket the call is made on, if any.
     pub fn fd(&self) -> Option<i64> {
-        match *self {
+        let mut call = *self;
+        call.fd_mut().map(|fd| *fd)
+    }
+
+    /// The socket the call is made on, to map the script's descriptor to a target's.
+    pub fn fd_mut(&mut self) -> Option<&mut i64> {
+        match self {
             Call::Socket => None,
             Call::Bind { fd, .. }
             | Call::Listen { fd, .. }
@@ -144,33 +150,62 @@ pub const O_NONBLOCK: i64 = 0o4000;
 /// What a call returned: a value, or -1 with an errno.
 pub type Ret = Result<i64, i32>;
 
+/// Linux's `EBADF`.
+pub const EBADF: i32 = 9;
+/// Linux's `EAGAIN`.
+pub const EAGAIN: i32 = 11;
+/// Linux's `EINVAL`.
+pub const EINVAL: i32 = 22;
+/// Linux's `EPIPE`.
+pub const EPIPE: i32 = 32;
+/// Linux's `EOPNOTSUPP`.
+pub const EOPNOTSUPP: i32 = 95;
+/// Linux's `EADDRINUSE`.
+pub const EADDRINUSE: i32 = 98;
+/// Linux's `ECONNRESET`.
+pub const ECONNRESET: i32 = 104;
+/// Linux's `ENOBUFS`.
+pub const ENOBUFS: i32 = 105;
+/// Linux's `EISCONN`.
+pub const EISCONN: i32 = 106;
+/// Linux's `ENOTCONN`.
+pub const ENOTCONN: i32 = 107;
+/// Linux's `ETIMEDOUT`.
+pub const ETIMEDOUT: i32 = 110;
+/// Linux's `ECONNREFUSED`.
+pub const ECONNREFUSED: i32 = 111;
+/// Linux's `EALREADY`.
+pub const EALREADY: i32 = 114;
+/// Linux's `EINPROGRESS`.
+pub const EINPROGRESS: i32 = 115;
+
 /// The errnos a TCP socket call returns, Linux's numbers.
 const ERRNOS: &[(&str, i32)] = &[
     ("EPERM", 1),
     ("ENOENT", 2),
     ("EINTR", 4),
-    ("EBADF", 9),
-    ("EAGAIN", 11),
+    ("EBADF", EBADF),
+    ("EAGAIN", EAGAIN),
     ("ENOMEM", 12),
     ("EFAULT", 14),
-    ("EINVAL", 22),
+    ("EINVAL", EINVAL),
     ("EMFILE", 24),
-    ("EPIPE", 32),
+    ("EPIPE", EPIPE),
     ("ENOPROTOOPT", 92),
-    ("EOPNOTSUPP", 95),
-    ("EADDRINUSE", 98),
+    ("EOPNOTSUPP", EOPNOTSUPP),
+    ("EADDRINUSE", EADDRINUSE),
     ("EADDRNOTAVAIL", 99),
     ("ENETUNREACH", 101),
     ("ECONNABORTED", 103),
-    ("ECONNRESET", 104),
-    ("ENOBUFS", 105),
-    ("EISCONN", 106),
-    ("ENOTCONN", 107),
-    ("ETIMEDOUT", 110),
-    ("ECONNREFUSED", 111),
+    ("ECONNRESET", ECONNRESET),
+    ("ENOBUFS", ENOBUFS),
+    ("EISCONN", EISCONN),
+    ("ENOTCONN", ENOTCONN),
+    ("ETIMEDOUT", ETIMEDOUT),
+    ("ECONNREFUSED", ECONNREFUSED),
     ("EHOSTUNREACH", 113),
-    ("EALREADY", 114),
-    ("EINPROGRESS", 115),
+    ("EALREADY", EALREADY),
+    ("EINPROGRESS", EINPROGRESS),
 ];
 
 /// The name of errno `n` (`EAGAIN`), or its number (0 for none).

@@ -14,25 +14,12 @@ use std::time::Duration;
 
 use synack_core::{Config, Event, Instant, SocketId, State, UserError};
 
-use super::calls::{Call, Ret, SockOpt, O_NONBLOCK, O_RDWR};
+use super::calls::{
+    Call, Ret, SockOpt, EADDRINUSE, EAGAIN, EALREADY, EBADF, ECONNREFUSED, ECONNRESET, EINPROGRESS,
+    EINVAL, EISCONN, ENOBUFS, ENOTCONN, EOPNOTSUPP, EPIPE, ETIMEDOUT, O_NONBLOCK, O_RDWR,
+};
 use super::run::{Happened, Target};
 use crate::stacks::{StackEntry, TcpStack, Transition, ADDRS};
-
-// Linux's errno numbers, as `calls` names them.
-const EBADF: i32 = 9;
-const EAGAIN: i32 = 11;
-const EINVAL: i32 = 22;
-const EPIPE: i32 = 32;
-const EOPNOTSUPP: i32 = 95;
-const EADDRINUSE: i32 = 98;
-const ECONNRESET: i32 = 104;
-const ENOBUFS: i32 = 105;
-const EISCONN: i32 = 106;
-const ENOTCONN: i32 = 107;
-const ETIMEDOUT: i32 = 110;
-const ECONNREFUSED: i32 = 111;
-const EALREADY: i32 = 114;
-const EINPROGRESS: i32 = 115;
 
 /// What a file descriptor is.
 #[derive(Clone, Copy, Debug)]

@@ -166,6 +166,29 @@ impl Known {
     pub fn apply(&self, stack: &str, outcome: &mut Outcome) {
         outcome.known = self.find(stack, &outcome.path).cloned();
     }
+
+    /// Notes on each outcome what is listed for it.
+    pub fn apply_all(&self, stack: &str, outcomes: &mut [Outcome]) {
+        for o in outcomes {
+            self.apply(stack, o);
+        }
+    }
+}
+
+/// Plays the scripts at `scripts` (files, as [`collect`] gives them) on `entry` in virtual
+/// time, each on a fresh stack, with the known differences recorded beside them applied.
+pub fn play_all_virtual(
+    scripts: &[PathBuf],
+    entry: &StackEntry,
+    profile: Profile,
+    opts: Options,
+) -> Result<Vec<Outcome>, Error> {
+    let mut outcomes = scripts
+        .iter()
+        .map(|p| play_virtual(p, entry, profile, opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    Known::load(scripts)?.apply_all(entry.name, &mut outcomes);
+    Ok(outcomes)
 }
 
 impl Outcome {

@@ -34,15 +34,13 @@ use std::time::Duration;
 use synack_core::wire::{Flags, Ipv4Header, Packet, TcpHeader, TcpOption};
 use synack_core::{SeqNum, State};
 
-use super::calls::{self, Call, NotACall, Ret};
+use super::calls::{self, Call, NotACall, Ret, EOPNOTSUPP};
 use super::syntax::{Action, CallLine, Event, Opts, PacketLine, Pos, Script, TcpOpt, Time, When};
 
 /// The script's port when the stack connects to it (packetdrill's `--connect_port`).
 pub const SCRIPT_PORT: u16 = 8080;
 /// The script's port when it connects to the stack.
 pub const SCRIPT_CLIENT_PORT: u16 = 48_879;
-/// Linux's errno for an operation the socket does not support.
-const EOPNOTSUPP: i32 = 95;
 /// How long past an outbound line's latest time the runner waits for a late segment, to say
 /// when it came.
 const LATE_GRACE: Duration = Duration::from_secs(2);
@@ -688,9 +686,8 @@ impl<T: Target> Runner<'_, T> {
             None
         };
         // The script's descriptors map to the target's.
-        if let Some(fd) = call.fd() {
-            let live = self.fds.get(&fd).copied().unwrap_or(-1 - fd.abs());
-            set_fd(&mut call, live);
+        if let Some(fd) = call.fd_mut() {
+            *fd = self.fds.get(fd).copied().unwrap_or(-1 - fd.abs());
         }
         match call {
             Call::Bind { port, .. } => {
@@ -849,18 +846,8 @@ impl<T: Target> Runner<'_, T> {
             Some((a, _)) => a,
             None => 0,
         };
-        let mut flags = Flags::empty();
-        for (on, f) in [
-            (p.flags.syn, Flags::SYN),
-            (p.flags.fin, Flags::FIN),
-            (p.flags.rst, Flags::RST),
-            (p.flags.psh, Flags::PSH),
-            (p.flags.ack, Flags::ACK),
-        ] {
-            if on {
-                flags |= f;
-            }
-        }
+        // ECE, CWR and URG never get here: a script with them is skipped.
+        let flags = script_flags(p);
         let options = match &p.opts {
             Opts::List(list) => list
                 .iter()
@@ -1086,24 +1073,6 @@ impl<T: Target> Runner<'_, T> {
             let _ = write!(s, " {}", live_opts_text(&t.options));
         }
         s
-    }
-}
-
-fn set_fd(call: &mut Call, live: i64) {
-    match call {
-        Call::Socket => {}
-        Call::Bind { fd, .. }
-        | Call::Listen { fd, .. }
-        | Call::Accept { fd }
-        | Call::Connect { fd }
-        | Call::Write { fd, .. }
-        | Call::Read { fd, .. }
-        | Call::Close { fd }
-        | Call::Shutdown { fd, .. }
-        | Call::SetOption { fd, .. }
-        | Call::GetError { fd }
-        | Call::SetNonBlocking { fd, .. }
-        | Call::GetFlags { fd } => *fd = live,
     }
 }
 

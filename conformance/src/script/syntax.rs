@@ -401,20 +401,23 @@ impl Parser {
                         self.bump();
                     }
                 }
-                Some('/') if self.peek_at(1) == Some('*') => {
-                    let start = self.pos();
-                    self.bump_n(2);
-                    loop {
-                        if self.looking_at("*/") {
-                            self.bump_n(2);
-                            break;
-                        }
-                        if self.bump().is_none() {
-                            return self.error(start, "comment `/*` is never closed");
-                        }
-                    }
-                }
+                Some('/') if self.peek_at(1) == Some('*') => self.block_comment()?,
                 _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Skips a `/* ... */` comment, the cursor at its `/*`.
+    fn block_comment(&mut self) -> Parsed<()> {
+        let start = self.pos();
+        self.bump_n(2);
+        loop {
+            if self.looking_at("*/") {
+                self.bump_n(2);
+                return Ok(());
+            }
+            if self.bump().is_none() {
+                return self.error(start, "comment `/*` is never closed");
             }
         }
     }
@@ -426,19 +429,7 @@ impl Parser {
                 Some(' ' | '\t' | '\r') => {
                     self.bump();
                 }
-                Some('/') if self.peek_at(1) == Some('*') => {
-                    let start = self.pos();
-                    self.bump_n(2);
-                    loop {
-                        if self.looking_at("*/") {
-                            self.bump_n(2);
-                            break;
-                        }
-                        if self.bump().is_none() {
-                            return self.error(start, "comment `/*` is never closed");
-                        }
-                    }
-                }
+                Some('/') if self.peek_at(1) == Some('*') => self.block_comment()?,
                 _ => return Ok(()),
             }
         }
