@@ -380,7 +380,7 @@ fn a_stack_that_does_not_replay_fails_the_determinism_oracle() {
 }
 
 /// Every planted wire bug, and the requirement a swarm sweep of it names.
-const WIRE_BUGS: [(Bug, &str, std::ops::Range<u64>); 18] = [
+const WIRE_BUGS: [(Bug, &str, std::ops::Range<u64>); 19] = [
     (Bug::IgnorePeerMss, "MUST-16", 0..200),
     (Bug::DoubleThePeerWindow, "§3.8.6", 0..200),
     (Bug::AssumeMssWithoutOption, "MUST-15", 0..200),
@@ -390,6 +390,7 @@ const WIRE_BUGS: [(Bug, &str, std::ops::Range<u64>); 18] = [
     (Bug::SlowAcks, "MUST-40", 0..200),
     (Bug::StretchAcks, "SHLD-19", 0..200),
     (Bug::SlowDuplicateAcks, "RFC 5681 §4.2", 0..200),
+    (Bug::SlowFinAcks, "§3.10.7.4", 0..200),
     (Bug::ResetIgnoresAck, "§3.10.7.1", 0..200),
     (Bug::StaleRetransmission, "§3.4", 0..200),
     (Bug::FinMoves, "§3.6", 0..200),

@@ -27,7 +27,10 @@
 //!   probes the same rules are SHLD-29 and SHLD-30;
 //! - acknowledgments: in-order data is acknowledged within the receiver's declared delay, which
 //!   the RFC bounds at 0.5 s (§3.8.6.3, MUST-40), at least for every 2×RMSS octets (SHLD-19),
-//!   and out-of-order data at once (RFC 5681 §4.2);
+//!   and out-of-order data at once (RFC 5681 §4.2); a FIN that reaches a synchronized receiver
+//!   in order and inside its window is acknowledged within the same delay (§3.10.7.4, eighth:
+//!   "advance RCV.NXT over the FIN, and send an acknowledgment for the FIN"), whether or not
+//!   its application has read up to it;
 //! - TIME-WAIT lasts 2×MSL after the later of entering it and the last FIN to arrive (§3.10.7.4,
 //!   MUST-13), judged on the stacks' reported transitions;
 //! - a reset for a segment that found no connection, or found LISTEN with an ACK, carries the
@@ -72,6 +75,7 @@ enum Check {
     AckDelay,
     AckEvery2Rmss,
     OutOfOrderAck,
+    FinAck,
     TimeWait,
     ClosedReset,
     ListenReset,
@@ -95,7 +99,7 @@ enum Check {
 }
 
 impl Check {
-    const ALL: [Check; 31] = [
+    const ALL: [Check; 32] = [
         Check::Window,
         Check::Mss,
         Check::DefaultMss,
@@ -107,6 +111,7 @@ impl Check {
         Check::AckDelay,
         Check::AckEvery2Rmss,
         Check::OutOfOrderAck,
+        Check::FinAck,
         Check::TimeWait,
         Check::ClosedReset,
         Check::ListenReset,
@@ -143,6 +148,7 @@ impl Check {
             Check::AckDelay => "MUST-40",
             Check::AckEvery2Rmss => "SHLD-19",
             Check::OutOfOrderAck => "RFC 5681 §4.2",
+            Check::FinAck => "§3.10.7.4",
             Check::TimeWait => "MUST-13",
             Check::ClosedReset => "§3.10.7.1",
             Check::ListenReset => "§3.10.7.2",
@@ -210,6 +216,9 @@ pub struct Judge {
     received: Option<SeqNum>,
     /// When out-of-order data reached it, not yet acknowledged.
     out_of_order: Option<Instant>,
+    /// When a FIN reached it in order and inside its window, and the FIN's sequence number,
+    /// until an ACK past the FIN leaves it.
+    fin_due: Option<(Instant, SeqNum)>,
     /// When the latest FIN reached it.
     fin_arrived: Option<Instant>,
     /// The reset it owes a segment that found no connection or a listener: the SEQ, the ACK
@@ -314,6 +323,7 @@ impl WireOracle {
             judges[me] = Judge::default();
             let peer = &mut judges[1 - me];
             (peer.ack_due, peer.unacked, peer.out_of_order, peer.received) = (None, 0, None, None);
+            peer.fin_due = None;
         }
         if s.has(Flags::SYN) {
             view::syn_sent(conn, me, s);
@@ -503,6 +513,19 @@ impl WireOracle {
                 )));
             }
         }
+        if let Some((t, fin)) = judge.fin_due {
+            if violation.is_none()
+                && now.saturating_since(t) > params.ack_delay + slack + params.granularity
+            {
+                violation = Some(Check::FinAck.fail(format!(
+                    "{} has not acknowledged the FIN (SEQ {}) that reached it in order {} ago (it declares an ACK delay of {:?}; MUST-40 bounds it at 0.5s)",
+                    s.dst,
+                    fin.get(),
+                    fmt_gap(now.saturating_since(t)),
+                    params.ack_delay
+                )));
+            }
+        }
         if s.has(Flags::FIN) {
             judge.fin_arrived = Some(now);
         }
@@ -535,6 +558,25 @@ impl WireOracle {
                     judge.received = Some(end);
                 } else if start.in_window(next + 1, rcv_nxt + before.rcv_wnd.max(1)) {
                     judge.out_of_order.get_or_insert(now);
+                }
+            }
+        }
+        // §3.10.7.4, eighth: a FIN that a synchronized receiver takes advances RCV.NXT over
+        // it, and the receiver sends "an acknowledgment for the FIN", within the delay MUST-40
+        // allows any ACK. It takes the FIN when every octet before it has arrived (the data of
+        // this segment included), the segment carries an ACK (the fifth check drops one
+        // without), and the FIN lies inside the window the receiver offered.
+        if s.has(Flags::FIN)
+            && s.has(Flags::ACK)
+            && !s.has(Flags::RST)
+            && state.is_none_or(State::is_synchronized)
+        {
+            if let Some(rcv_nxt) = before.rcv_nxt {
+                let fin = s.seq + u32::from(s.has(Flags::SYN)) + s.len;
+                let in_order = judge.received.unwrap_or(rcv_nxt) == fin;
+                let in_window = before.rcv_wnd > 0 && judge.offered.is_some_and(|e| fin.lt(e));
+                if in_order && in_window {
+                    judge.fin_due.get_or_insert((now, fin));
                 }
             }
         }
@@ -1040,6 +1082,24 @@ fn owed(
                 s.src,
                 fmt_gap(now.saturating_since(t))
             )));
+        }
+    }
+    if let Some((t, fin)) = judge.fin_due {
+        if s.has(Flags::RST) {
+            judge.fin_due = None;
+        } else if s.has(Flags::ACK) && fin.lt(s.ack) {
+            judge.fin_due = None;
+            tick(counts, Check::FinAck);
+            let waited = now.saturating_since(t);
+            if waited > params.ack_delay + slack + params.granularity {
+                found.get_or_insert(Check::FinAck.fail(format!(
+                    "{} acknowledged the FIN (SEQ {}) {} after it arrived in order (it declares an ACK delay of {:?}; MUST-40 bounds it at 0.5s)",
+                    s.src,
+                    fin.get(),
+                    fmt_gap(waited),
+                    params.ack_delay
+                )));
+            }
         }
     }
     if !(s.has(Flags::ACK) || s.has(Flags::RST)) {

@@ -90,15 +90,35 @@ pub const SMOLTCP_OLD_ACK_DROPS_SEGMENT: KnownDifference = KnownDifference {
     id: "smoltcp-old-ack-drops-segment",
     stack: "smoltcp",
     summary: "a segment whose SEG.ACK is below SND.UNA (a copy delayed behind later \
-              acknowledgments) is dropped whole, data included, and draws no ACK \
-              (tcp::Socket::process, \"duplicate ACK\"): in-order data it carries is neither \
-              kept nor acknowledged, and out-of-order data is not acknowledged at once",
+              acknowledgments) is dropped whole, data and FIN included, and draws no ACK \
+              (tcp::Socket::process, \"duplicate ACK\"): in-order data or a FIN it carries \
+              is neither taken nor acknowledged, and out-of-order data is not acknowledged \
+              at once",
     rfc: "RFC 9293 §3.10.7.4, fifth check, ESTABLISHED: \"If the ACK is a duplicate \
           (SEG.ACK =< SND.UNA), it can be ignored\" (the ACK field, not the segment: \
-          processing goes on to the text, which is acknowledged); §3.8.6.3 (MUST-40); \
-          RFC 5681 §4.2 (an immediate ACK for out-of-order data)",
+          processing goes on to the text and the FIN, which are acknowledged; eighth \
+          check: \"send an acknowledgment for the FIN\"); §3.8.6.3 (MUST-40); RFC 5681 \
+          §4.2 (an immediate ACK for out-of-order data)",
     explains: &[Oracle::Wire],
-    requirements: &["MUST-40", "SHLD-19", "RFC 5681 §4.2"],
+    requirements: &["MUST-40", "SHLD-19", "RFC 5681 §4.2", "§3.10.7.4"],
+};
+
+/// smoltcp 0.12 leaves a FIN out of SEG.LEN in its acceptability test.
+pub const SMOLTCP_FIN_AFTER_OLD_DATA: KnownDifference = KnownDifference {
+    id: "smoltcp-fin-after-old-data",
+    stack: "smoltcp",
+    summary: "a segment whose data it already holds, with the FIN right after that data \
+              (at RCV.NXT), as a retransmission that joins data and FIN makes, is taken as \
+              wholly old: its acceptability test measures the segment by its data alone \
+              (tcp::Socket::process, segment_end = SEG.SEQ + payload length), so it answers \
+              with an ACK of RCV.NXT and drops the FIN; the peer retransmits it until the \
+              retransmission leaves the old data out",
+    rfc: "RFC 9293 §3.4: SEG.LEN counts the SYN and FIN; §3.10.7.4, first check: a segment \
+          is acceptable if RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND, and its part \
+          before RCV.NXT is trimmed; eighth check: \"advance RCV.NXT over the FIN, and send \
+          an acknowledgment for the FIN\"",
+    explains: &[Oracle::Wire],
+    requirements: &["§3.10.7.4"],
 };
 
 /// smoltcp 0.12 keeps at most four separate ranges of out-of-order data.
@@ -248,6 +268,7 @@ pub const SMOLTCP_WINDOW_UNDERFLOW_PANIC: KnownDifference = KnownDifference {
         "MUST-40",
         "SHLD-19",
         "RFC 5681 §4.2",
+        "§3.10.7.4",
         "MUST-36",
         "§3.10.7.1",
         "§3.10.7.2",
@@ -269,11 +290,12 @@ pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 15] = [
+pub const ALL: [&KnownDifference; 16] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
     &SMOLTCP_OLD_ACK_DROPS_SEGMENT,
+    &SMOLTCP_FIN_AFTER_OLD_DATA,
     &SMOLTCP_ASSEMBLER_FULL,
     &SMOLTCP_RTO_BACKOFF,
     &SMOLTCP_TIME_WAIT_NOT_RESTARTED,

@@ -46,6 +46,9 @@ pub enum Bug {
     StretchAcks,
     /// A duplicate ACK, which out-of-order data draws, is held for 100 ms (RFC 5681 §4.2).
     SlowDuplicateAcks,
+    /// Every segment whose ACK first covers the peer's FIN is held until [`SLOW_FIN_ACK`] after
+    /// the first of them: the FIN is acknowledged late (§3.10.7.4, within MUST-40's 0.5 s).
+    SlowFinAcks,
     /// A reset that answers a segment with ACK takes the form meant for a segment without:
     /// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, where §3.10.7.1 gives <SEQ=SEG.ACK><CTL=RST>.
     ResetIgnoresAck,
@@ -76,6 +79,9 @@ pub enum Bug {
     NoZeroWindowProbes,
 }
 
+/// How late `SlowFinAcks` acknowledges a FIN.
+pub const SLOW_FIN_ACK: Duration = Duration::from_millis(600);
+
 /// Where `SplitSegments` cuts a segment.
 pub const SPLIT_AT: usize = 64;
 
@@ -87,7 +93,7 @@ pub const SMALL_MSS: u16 = 1000;
 
 impl Bug {
     /// Every bug, in the order `--plant` lists them.
-    pub const ALL: [Bug; 19] = [
+    pub const ALL: [Bug; 20] = [
         Bug::DropRetransmittedFin,
         Bug::IgnorePeerMss,
         Bug::DoubleThePeerWindow,
@@ -98,6 +104,7 @@ impl Bug {
         Bug::SlowAcks,
         Bug::StretchAcks,
         Bug::SlowDuplicateAcks,
+        Bug::SlowFinAcks,
         Bug::ResetIgnoresAck,
         Bug::StaleRetransmission,
         Bug::FinMoves,
@@ -122,6 +129,7 @@ impl Bug {
             Bug::SlowAcks => "slow-acks",
             Bug::StretchAcks => "stretch-acks",
             Bug::SlowDuplicateAcks => "slow-duplicate-acks",
+            Bug::SlowFinAcks => "slow-fin-acks",
             Bug::ResetIgnoresAck => "reset-ignores-ack",
             Bug::StaleRetransmission => "stale-retransmission",
             Bug::FinMoves => "fin-moves",
@@ -237,6 +245,10 @@ pub struct Planted {
     /// for `EagerWindowUpdates` the largest the stack offered.
     last_out: BTreeMap<(u16, u16), (Vec<u8>, SeqNum)>,
     peer_edge: BTreeMap<(u16, u16), SeqNum>,
+    /// For `SlowFinAcks`, by (source port, destination port) of what the stack sends: one
+    /// past the FIN the peer sent, and, once the stack first acknowledged it, until when its
+    /// segments that do are held.
+    peer_fin: BTreeMap<(u16, u16), (SeqNum, Option<Instant>)>,
 }
 
 /// A segment `NoBackoff` sends again: its (source port, destination port), its end, when it
@@ -263,6 +275,7 @@ impl Planted {
             last_in: None,
             last_out: BTreeMap::new(),
             peer_edge: BTreeMap::new(),
+            peer_fin: BTreeMap::new(),
         }
     }
 
@@ -351,6 +364,19 @@ impl Planted {
                 n.0 = t.ack;
                 n.1 += 1;
                 (n.1 % 4 == 0).then(|| bytes.to_vec())
+            }
+            Bug::SlowFinAcks if t.flags.contains(Flags::ACK) => {
+                match self.peer_fin.get_mut(&ports) {
+                    Some((end, until)) if *end == t.ack => {
+                        let due = *until.get_or_insert(now + SLOW_FIN_ACK);
+                        if now < due {
+                            self.hold(due, bytes.to_vec());
+                            return None;
+                        }
+                        Some(bytes.to_vec())
+                    }
+                    _ => Some(bytes.to_vec()),
+                }
             }
             Bug::SlowDuplicateAcks if pure_ack => {
                 let last = self.acks.insert(ports, (t.ack, 0));
@@ -482,6 +508,18 @@ impl TcpStack for Planted {
                 if t.flags.contains(Flags::ACK) && !t.flags.intersects(Flags::SYN | Flags::RST) {
                     let edge = t.ack + u32::from(t.window);
                     self.peer_edge.insert((t.dst_port, t.src_port), edge);
+                }
+            }
+        }
+        if self.bug == Bug::SlowFinAcks {
+            if let Ok(p) = Packet::parse(bytes) {
+                let t = &p.tcp;
+                if t.flags.contains(Flags::FIN) && !t.flags.contains(Flags::RST) {
+                    let end = t.seq + synack_core::SegmentSummary::of(&p).seg_len();
+                    let ports = (t.dst_port, t.src_port);
+                    if self.peer_fin.get(&ports).is_none_or(|(e, _)| *e != end) {
+                        self.peer_fin.insert(ports, (end, None));
+                    }
                 }
             }
         }

@@ -583,11 +583,20 @@ impl SmolStack {
             return;
         };
         if seg.flags.contains(Flags::ACK) {
-            if seg.len > 0 && w.una.is_some_and(|u| seg.ack.lt(u)) {
+            let occupies = seg.len > 0 || seg.flags.contains(Flags::FIN);
+            if occupies && w.una.is_some_and(|u| seg.ack.lt(u)) {
                 seen = Some(&known::SMOLTCP_OLD_ACK_DROPS_SEGMENT);
             }
             if w.una.is_none_or(|u| u.lt(seg.ack)) {
                 w.una = Some(seg.ack);
+            }
+        }
+        if seg.len > 0 && seen.is_none() {
+            let start = seg.seq + u32::from(seg.flags.contains(Flags::SYN));
+            // Data it holds already, and the FIN at RCV.NXT: smoltcp measures the segment by
+            // its data, finds it all old, and drops the FIN with it.
+            if seg.flags.contains(Flags::FIN) && w.rcv_nxt == Some(start + seg.len) {
+                seen = Some(&known::SMOLTCP_FIN_AFTER_OLD_DATA);
             }
         }
         if seg.len > 0 && seen.is_none() {
