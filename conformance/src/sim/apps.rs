@@ -607,10 +607,13 @@ fn drive_app(app: &mut App, peer_synced: bool, buf: &mut [u8], cx: &mut Ctx<'_>)
     let mut failure = None;
     // Read whatever is ready, checking every octet against the peer's pattern; a slow reader
     // only when its interval has passed.
-    // A slow or stalled reader holds back only while its connection is ESTABLISHED: once
-    // either side closes, the TCB may soon be gone (a RST ends TIME-WAIT, §3.10.7.4), and
-    // what it holds unread with it.
-    let reads = now >= app.next_read || stack.state(id) != State::Established;
+    // A slow or stalled reader holds back only while its connection is ESTABLISHED or
+    // CLOSE-WAIT: the TCB lasts there until this application closes (or a RST, as in
+    // ESTABLISHED), so a FIN can wait unread behind the data, and its ACK must not wait with it
+    // (§3.10.7.4, eighth check). Once this side closes, the TCB may soon be gone (a RST ends
+    // TIME-WAIT, §3.10.7.4), and what it holds unread with it.
+    let holds = matches!(stack.state(id), State::Established | State::CloseWait);
+    let reads = now >= app.next_read || !holds;
     if reads {
         app.waiting = app.read_pause.is_some();
         if let Some(p) = app.read_pause {

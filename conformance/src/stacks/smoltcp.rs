@@ -582,25 +582,27 @@ impl SmolStack {
         let Some(w) = self.watch.get_mut(&(seg.dst.port(), seg.src)) else {
             return;
         };
+        // Data it holds already, all of it: smoltcp finds the segment unacceptable and drops
+        // it before reading its ACK (§3.10.7.4, first check; its test leaves a FIN out).
+        let start = seg.seq + u32::from(seg.flags.contains(Flags::SYN));
+        let old = seg.len > 0 && w.rcv_nxt.is_some_and(|n| (start + seg.len).le(n));
         if seg.flags.contains(Flags::ACK) {
             let occupies = seg.len > 0 || seg.flags.contains(Flags::FIN);
             if occupies && w.una.is_some_and(|u| seg.ack.lt(u)) {
                 seen = Some(&known::SMOLTCP_OLD_ACK_DROPS_SEGMENT);
             }
-            if w.una.is_none_or(|u| u.lt(seg.ack)) {
+            if !old && w.una.is_none_or(|u| u.lt(seg.ack)) {
                 w.una = Some(seg.ack);
             }
         }
-        if seg.len > 0 && seen.is_none() {
-            let start = seg.seq + u32::from(seg.flags.contains(Flags::SYN));
-            // Data it holds already, and the FIN at RCV.NXT: smoltcp measures the segment by
-            // its data, finds it all old, and drops the FIN with it.
-            if seg.flags.contains(Flags::FIN) && w.rcv_nxt == Some(start + seg.len) {
+        // Data it holds already, and the FIN at RCV.NXT: smoltcp measures the segment by its
+        // data, finds it all old, and drops the FIN with it.
+        if old && seen.is_none() && seg.flags.contains(Flags::FIN) {
+            if w.rcv_nxt == Some(start + seg.len) {
                 seen = Some(&known::SMOLTCP_FIN_AFTER_OLD_DATA);
             }
         }
         if seg.len > 0 && seen.is_none() {
-            let start = seg.seq + u32::from(seg.flags.contains(Flags::SYN));
             if !w.data(start, start + seg.len) {
                 seen = Some(&known::SMOLTCP_ASSEMBLER_FULL);
             }
