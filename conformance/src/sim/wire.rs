@@ -513,6 +513,11 @@ impl WireOracle {
                 )));
             }
         }
+        // A receiver whose connection is gone (a RST took it, or its user aborted) owes the FIN
+        // nothing more.
+        if state.is_some_and(|st| !st.is_synchronized()) {
+            judge.fin_due = None;
+        }
         if let Some((t, fin)) = judge.fin_due {
             if violation.is_none()
                 && now.saturating_since(t) > params.ack_delay + slack + params.granularity
@@ -564,15 +569,24 @@ impl WireOracle {
         // §3.10.7.4, eighth: a FIN that a synchronized receiver takes advances RCV.NXT over
         // it, and the receiver sends "an acknowledgment for the FIN", within the delay MUST-40
         // allows any ACK. It takes the FIN when every octet before it has arrived (the data of
-        // this segment included), the segment carries an ACK (the fifth check drops one
-        // without), and the FIN lies inside the window the receiver offered.
+        // this segment included), and the FIN lies inside the window the receiver offered, in
+        // a segment that the earlier checks keep: one with an ACK (the fifth check drops one
+        // without), and no SYN (the fourth check, RFC 5961 §4.2), whose ACK is not ahead of
+        // SND.NXT (the fifth check: "send an ACK, drop the segment") nor, where the receiver
+        // declares RFC 5961, behind SND.UNA - MAX.SND.WND (RFC 5961 §5.2: discarded).
+        let ahead = before.snd_nxt.is_some_and(|n| n.lt(s.ack));
+        let behind = params.challenge_ack_limit.is_some()
+            && before.snd_una.is_some_and(|u| s.ack.lt(u - before.max_wnd));
         if s.has(Flags::FIN)
             && s.has(Flags::ACK)
             && !s.has(Flags::RST)
+            && !s.has(Flags::SYN)
+            && !ahead
+            && !behind
             && state.is_none_or(State::is_synchronized)
         {
             if let Some(rcv_nxt) = before.rcv_nxt {
-                let fin = s.seq + u32::from(s.has(Flags::SYN)) + s.len;
+                let fin = s.seq + s.len;
                 let in_order = judge.received.unwrap_or(rcv_nxt) == fin;
                 let in_window = before.rcv_wnd > 0 && judge.offered.is_some_and(|e| fin.lt(e));
                 if in_order && in_window {

@@ -597,15 +597,20 @@ impl SmolStack {
         }
         // Data it holds already, and the FIN at RCV.NXT: smoltcp measures the segment by its
         // data, finds it all old, and drops the FIN with it.
-        if old && seen.is_none() && seg.flags.contains(Flags::FIN) {
-            if w.rcv_nxt == Some(start + seg.len) {
-                seen = Some(&known::SMOLTCP_FIN_AFTER_OLD_DATA);
-            }
+        if old
+            && seen.is_none()
+            && seg.flags.contains(Flags::FIN)
+            && w.rcv_nxt == Some(start + seg.len)
+        {
+            seen = Some(&known::SMOLTCP_FIN_AFTER_OLD_DATA);
         }
-        if seg.len > 0 && seen.is_none() {
-            if !w.data(start, start + seg.len) {
-                seen = Some(&known::SMOLTCP_ASSEMBLER_FULL);
-            }
+        if seg.len > 0 && seen.is_none() && !w.data(start, start + seg.len) {
+            seen = Some(&known::SMOLTCP_ASSEMBLER_FULL);
+        }
+        // A FIN at RCV.NXT that it took (not one it dropped above) moves RCV.NXT past it, so
+        // that a copy of its segment arriving before the ACK leaves is old.
+        if seen.is_none() && seg.flags.contains(Flags::FIN) && w.rcv_nxt == Some(start + seg.len) {
+            w.advance(start + seg.len + 1);
         }
         if let Some(d) = seen {
             self.saw(d);
