@@ -233,6 +233,11 @@ impl Network {
         }
     }
 
+    /// How many copies are in flight.
+    pub fn in_flight(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     /// An empty buffer for the next packet a stack sends.
     pub fn buffer(&mut self) -> Vec<u8> {
         self.pool.pop().unwrap_or_else(|| Vec::with_capacity(1600))

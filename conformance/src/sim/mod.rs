@@ -473,7 +473,21 @@ impl Run {
         let mut timer_fired = [false; 2];
         loop {
             users.act(self.now, &mut self.stacks, &mut self.net);
-            self.transmit(users);
+            let burst = self.transmit(users);
+            let why = match burst {
+                Some(h) => Some(format!(
+                    "host {} sent more than {BURST_LIMIT} segments at one instant without stopping",
+                    if h == 0 { "A" } else { "B" }
+                )),
+                None if self.net.in_flight() > FLIGHT_LIMIT => Some(format!(
+                    "a packet storm: more than {FLIGHT_LIMIT} copies in flight at once"
+                )),
+                None => None,
+            };
+            if let Some(why) = why {
+                users.stalled(self.now, &why, &self.stacks);
+                return;
+            }
             for (h, fired) in timer_fired.iter_mut().enumerate() {
                 transitions.clear();
                 self.stacks[h].drain_transitions(&mut transitions);
@@ -535,9 +549,14 @@ impl Run {
         }
     }
 
-    fn transmit(&mut self, users: &mut dyn Users) {
+    /// Each host sends what it has; `Some(host)` if a host did not stop within
+    /// [`BURST_LIMIT`] segments.
+    fn transmit(&mut self, users: &mut dyn Users) -> Option<usize> {
         for h in 0..2 {
-            loop {
+            for sent in 0.. {
+                if sent == BURST_LIMIT {
+                    return Some(h);
+                }
                 let mut buf = self.net.buffer();
                 if !self.stacks[h].poll_transmit(self.now, &mut buf) {
                     self.net.recycle(buf);
@@ -557,8 +576,22 @@ impl Run {
                     });
             }
         }
+        None
     }
 }
+
+/// The most segments one host may send at one instant. A stack whose `poll_transmit` never
+/// says it is done would otherwise fill memory with copies in flight; no window the simulator
+/// offers holds this many segments (at an MSS of 536, 100,000 segments are 53 MB), so a stack
+/// that reaches it is sending without end, and the run ends there as a liveness failure.
+pub const BURST_LIMIT: usize = 100_000;
+
+/// The most copies the network holds in flight at once. Every window the simulator's stacks
+/// offer, doubled by duplication, holds far fewer; a run past it is a storm (segments that each
+/// draw more than one answer, multiplied by duplicates), which would otherwise grow until memory
+/// runs out long before the liveness bound passes in virtual time. The run ends there as a
+/// liveness failure.
+pub const FLIGHT_LIMIT: usize = 100_000;
 
 /// Why a run stalled when no packet was in flight and no timer was set.
 const NOTHING_LEFT: &str = "nothing left to happen (no packet in flight, no timer)";

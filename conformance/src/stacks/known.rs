@@ -121,6 +121,24 @@ pub const SMOLTCP_FIN_AFTER_OLD_DATA: KnownDifference = KnownDifference {
     requirements: &["§3.10.7.4"],
 };
 
+/// smoltcp 0.12 sends its whole window again on a fast retransmit.
+pub const SMOLTCP_FAST_RETRANSMIT_GOES_BACK_N: KnownDifference = KnownDifference {
+    id: "smoltcp-fast-retransmit-goes-back-n",
+    stack: "smoltcp",
+    summary: "on the third duplicate ACK smoltcp rewinds SND.NXT to SND.UNA and sends \
+              everything outstanding again (dispatch: remote_last_seq = local_seq_no), not \
+              the one segment the duplicates point at; each window sent again draws as many \
+              duplicate ACKs from a receiver that acknowledges every out-of-order or \
+              duplicate segment at once, three of which rewind it again, and with duplicates \
+              in the network the segments multiply into a storm that never drains",
+    rfc: "RFC 5681 §3.2: on the third duplicate ACK, retransmit \"the lost segment\" and \
+          inflate cwnd; further duplicate ACKs send new data if cwnd allows, never the \
+          window again; RFC 5681 §4.2 and RFC 9293 §3.10.7.4 ask the receiver for the \
+          immediate ACKs that feed it",
+    explains: &[Oracle::Liveness],
+    requirements: &[],
+};
+
 /// smoltcp 0.12 keeps at most four separate ranges of out-of-order data.
 pub const SMOLTCP_ASSEMBLER_FULL: KnownDifference = KnownDifference {
     id: "smoltcp-assembler-full",
@@ -290,12 +308,13 @@ pub const LINUX_RACK_TLP: KnownDifference = KnownDifference {
 };
 
 /// Every known difference.
-pub const ALL: [&KnownDifference; 16] = [
+pub const ALL: [&KnownDifference; 17] = [
     &SMOLTCP_RETRANSMISSION_TIMER_STOPPED,
     &SMOLTCP_FIN_ON_SYN_SEQUENCE,
     &SMOLTCP_NO_FULLY_SPECIFIED_PASSIVE_OPEN,
     &SMOLTCP_OLD_ACK_DROPS_SEGMENT,
     &SMOLTCP_FIN_AFTER_OLD_DATA,
+    &SMOLTCP_FAST_RETRANSMIT_GOES_BACK_N,
     &SMOLTCP_ASSEMBLER_FULL,
     &SMOLTCP_RTO_BACKOFF,
     &SMOLTCP_TIME_WAIT_NOT_RESTARTED,

@@ -191,6 +191,10 @@ struct Watch {
     shifts: (Option<u8>, Option<u8>),
     /// The largest window, scaled, smoltcp offered after its SYN.
     max_wnd: u32,
+    /// The ACK and window of the latest segment with ACK that reached it, and how many pure
+    /// ACKs in a row repeated both (smoltcp's duplicate ACKs).
+    last_ack: Option<(SeqNum, u16)>,
+    dup_acks: u32,
 }
 
 /// smoltcp's out-of-order ranges (`ASSEMBLER_MAX_SEGMENT_COUNT`).
@@ -582,6 +586,20 @@ impl SmolStack {
         let Some(w) = self.watch.get_mut(&(seg.dst.port(), seg.src)) else {
             return;
         };
+        // The third duplicate ACK in a row (no data, the same ACK and window) sets smoltcp's
+        // fast retransmit, which sends its whole window again.
+        if seg.flags.contains(Flags::ACK) && !seg.flags.intersects(Flags::SYN | Flags::RST) {
+            let pure = seg.len == 0 && !seg.flags.contains(Flags::FIN);
+            if pure && w.last_ack == Some((seg.ack, seg.window)) {
+                w.dup_acks += 1;
+                if w.dup_acks == 3 {
+                    seen = Some(&known::SMOLTCP_FAST_RETRANSMIT_GOES_BACK_N);
+                }
+            } else {
+                w.dup_acks = 0;
+                w.last_ack = Some((seg.ack, seg.window));
+            }
+        }
         // Data it holds already, all of it: smoltcp finds the segment unacceptable and drops
         // it before reading its ACK (§3.10.7.4, first check; its test leaves a FIN out).
         let start = seg.seq + u32::from(seg.flags.contains(Flags::SYN));
