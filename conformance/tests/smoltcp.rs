@@ -94,6 +94,19 @@ fn a_stopped_retransmission_timer_is_recognised_and_explains_the_hang() {
 }
 
 #[test]
+fn a_go_back_n_storm_ends_the_run_and_is_explained() {
+    // Swarm seed 285267: smoltcp (A) sends its whole window again at every third duplicate
+    // ACK, synack-core acknowledges each copy at once, and duplicates in the network multiply
+    // the segments. Without the bound on copies in flight the run fills memory.
+    let spec = RunSpec::new(285_267, Faults::Swarm);
+    let r = sim::run_with(&spec, &TraceOptions::default(), &pair(true, false)).unwrap();
+    let failure = r.failure.as_ref().expect("the storm ends the run");
+    assert_eq!(failure.oracle, synack::sim::oracle::Oracle::Liveness);
+    assert!(failure.message.contains("a packet storm"), "{failure}");
+    assert_eq!(r.expected, Some("smoltcp-fast-retransmit-goes-back-n"));
+}
+
+#[test]
 fn synack_core_reports_no_known_difference() {
     for seed in [204, 221] {
         let r = run(seed, false, false);
