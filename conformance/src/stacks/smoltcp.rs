@@ -195,6 +195,9 @@ struct Watch {
     /// ACKs in a row repeated both (smoltcp's duplicate ACKs).
     last_ack: Option<(SeqNum, u16)>,
     dup_acks: u32,
+    /// The ACK at which the latest runs of three duplicate ACKs came, and how many such runs
+    /// came at it: each sends smoltcp's whole window again.
+    rewinds: (Option<SeqNum>, u32),
 }
 
 /// smoltcp's out-of-order ranges (`ASSEMBLER_MAX_SEGMENT_COUNT`).
@@ -587,13 +590,21 @@ impl SmolStack {
             return;
         };
         // The third duplicate ACK in a row (no data, the same ACK and window) sets smoltcp's
-        // fast retransmit, which sends its whole window again.
+        // fast retransmit, which sends its whole window again. One such rewind is a recovery
+        // that wastes a window; three at the same ACK are the window's own copies drawing
+        // the duplicates that rewind it again: the storm has begun.
         if seg.flags.contains(Flags::ACK) && !seg.flags.intersects(Flags::SYN | Flags::RST) {
             let pure = seg.len == 0 && !seg.flags.contains(Flags::FIN);
             if pure && w.last_ack == Some((seg.ack, seg.window)) {
                 w.dup_acks += 1;
                 if w.dup_acks == 3 {
-                    seen = Some(&known::SMOLTCP_FAST_RETRANSMIT_GOES_BACK_N);
+                    w.rewinds = match w.rewinds {
+                        (Some(at), n) if at == seg.ack => (Some(at), n + 1),
+                        _ => (Some(seg.ack), 1),
+                    };
+                    if w.rewinds.1 >= 3 {
+                        seen = Some(&known::SMOLTCP_FAST_RETRANSMIT_GOES_BACK_N);
+                    }
                 }
             } else {
                 w.dup_acks = 0;
