@@ -504,7 +504,7 @@ impl WireOracle {
         }
         if let Some(t) = judge.ack_due {
             // Within the receiver's clock granularity of its declared delay, it is on time.
-            if now.saturating_since(t) > params.ack_delay + slack + params.granularity {
+            if now.saturating_since(t) > ack_bound(&params, slack) {
                 violation = Some(Check::AckDelay.fail(format!(
                     "{} has not acknowledged in-order data that reached it {} ago (it declares an ACK delay of {:?})",
                     s.dst,
@@ -519,9 +519,7 @@ impl WireOracle {
             judge.fin_due = None;
         }
         if let Some((t, fin)) = judge.fin_due {
-            if violation.is_none()
-                && now.saturating_since(t) > params.ack_delay + slack + params.granularity
-            {
+            if violation.is_none() && now.saturating_since(t) > ack_bound(&params, slack) {
                 violation = Some(Check::FinAck.fail(format!(
                     "{} has not acknowledged the FIN (SEQ {}) that reached it in order {} ago (it declares an ACK delay of {:?}; MUST-40 bounds it at 0.5s)",
                     s.dst,
@@ -1030,6 +1028,12 @@ fn fmt_gap(d: Duration) -> String {
 /// What the sender of `s`, as a receiver, owed and pays by sending it: the ACK of in-order data
 /// within its delay (MUST-40), an immediate ACK of out-of-order data (RFC 5681 §4.2), the reset
 /// a segment that found no connection draws (§3.10.7.1, §3.10.7.2).
+/// The longest a receiver that declares `params` may take to acknowledge, seen with `slack`:
+/// its declared delay, within its clock's granularity (§3.8.6.3, MUST-40).
+fn ack_bound(params: &Parameters, slack: Duration) -> Duration {
+    params.ack_delay + slack + params.granularity
+}
+
 fn owed(
     judge: &mut Judge,
     now: Instant,
@@ -1105,7 +1109,7 @@ fn owed(
             judge.fin_due = None;
             tick(counts, Check::FinAck);
             let waited = now.saturating_since(t);
-            if waited > params.ack_delay + slack + params.granularity {
+            if waited > ack_bound(params, slack) {
                 found.get_or_insert(Check::FinAck.fail(format!(
                     "{} acknowledged the FIN (SEQ {}) {} after it arrived in order (it declares an ACK delay of {:?}; MUST-40 bounds it at 0.5s)",
                     s.src,
@@ -1124,7 +1128,7 @@ fn owed(
         tick(counts, Check::AckDelay);
         judge.unacked = 0;
         let waited = now.saturating_since(t);
-        if waited > params.ack_delay + slack + params.granularity {
+        if waited > ack_bound(params, slack) {
             found.get_or_insert(Check::AckDelay.fail(format!(
                 "{} acknowledged in-order data {} after it arrived (it declares an ACK delay of {:?}; the RFC's bound is 0.5s)",
                 s.src,
